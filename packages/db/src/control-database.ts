@@ -1,0 +1,53 @@
+import type { ColumnType, Generated } from 'kysely';
+
+export type TenantStrategy = 'shared';
+export type TenantStatus = 'active' | 'suspended';
+export type MemberRole = 'member' | 'admin';
+
+type CreatedAt = ColumnType<Date, never, never>;
+
+export interface TenantsTable {
+  id: Generated<string>;
+  slug: string;
+  name: string;
+  status: Generated<TenantStatus>;
+  strategy: Generated<TenantStrategy>;
+  tier: Generated<string>;
+  created_at: CreatedAt;
+}
+
+export interface ControlUsersTable {
+  id: Generated<string>;
+  email: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface MembershipsTable {
+  tenant_id: string;
+  user_id: string;
+  role: MemberRole;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  tenant_id: string;
+  user_id: string;
+  role: MemberRole;
+  /** The first characters of the key, kept in clear so an operator can tell keys apart. */
+  prefix: string;
+  /** SHA-256 of the whole key; the key itself is shown once and never stored. */
+  key_hash: string;
+  created_at: CreatedAt;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+/** The control plane (schema `control`): who the tenants are and who may act for them. */
+export interface ControlDatabase {
+  'control.tenants': TenantsTable;
+  'control.users': ControlUsersTable;
+  'control.memberships': MembershipsTable;
+  'control.api_keys': ApiKeysTable;
+}

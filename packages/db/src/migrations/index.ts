@@ -1,0 +1,19 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as controlPlane from './control/2026-11-28T09-00_control-plane.ts';
+import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
+
+/**
+ * Migrations are listed here rather than discovered on disk, so they run the same from sources,
+ * from a bundle and under a test runner. Names are ISO dates and never change once released.
+ */
+function staticProvider(migrations: Record<string, Migration>): MigrationProvider {
+  return { getMigrations: async () => migrations };
+}
+
+export const controlMigrations = staticProvider({
+  '2026-11-28T09-00_control-plane': controlPlane,
+});
+
+export const tenantMigrations = staticProvider({
+  '2026-11-28T09-00_project-tracker': projectTracker,
+});

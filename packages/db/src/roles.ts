@@ -1,0 +1,12 @@
+/**
+ * The group role that holds every privilege the API needs at run time. The login the API connects
+ * with is a member of it and is never the owner of the tables, a superuser, or BYPASSRLS:
+ * `assertSafeRuntimeRole` refuses to start otherwise.
+ */
+export const RUNTIME_ROLE = 'tenant_app_runtime';
+
+/** The schema that holds the tables of every `shared` tenant. */
+export const SHARED_SCHEMA = 'app';
+
+/** The transaction-local setting that the RLS policies compare `tenant_id` with. */
+export const TENANT_SETTING = 'app.tenant_id';

@@ -1,0 +1,133 @@
+import type { Kysely } from 'kysely';
+import type { MemberRole } from './control-database.ts';
+import { addMember, bindTenant, createTenant, issueApiKey, type OwnerDatabase } from './provisioning.ts';
+import { SHARED_SCHEMA } from './roles.ts';
+
+export interface TenantFixtureShape {
+  projects: number;
+  tasksPerProject: number;
+  commentsPerTask: number;
+}
+
+const statuses = ['TODO', 'IN_PROGRESS', 'DONE'] as const;
+
+/**
+ * Fills a tenant with projects, tasks and comments (set-based, one statement per table), assigned
+ * and written round-robin by the given users. Used by the demo seed, the tests and the benchmarks.
+ */
+export async function seedTenantData(
+  owner: Kysely<OwnerDatabase>,
+  tenant: { id: string; slug: string },
+  userIds: readonly string[],
+  shape: TenantFixtureShape,
+  projectNames: readonly string[] = [],
+): Promise<void> {
+  const pick = (index: number) => userIds[index % userIds.length]!;
+  await owner.transaction().execute(async (trx) => {
+    await bindTenant(trx, tenant.id);
+    const projects = await trx
+      .insertInto(`${SHARED_SCHEMA}.projects`)
+      .values(
+        Array.from({ length: shape.projects }, (_, p) => ({
+          tenant_id: tenant.id,
+          name: projectNames[p] ?? `${tenant.slug} project ${p + 1}`,
+        })),
+      )
+      .returning('id')
+      .execute();
+    if (shape.tasksPerProject === 0) return;
+    const tasks = await trx
+      .insertInto(`${SHARED_SCHEMA}.tasks`)
+      .values(
+        projects.flatMap((project, p) =>
+          Array.from({ length: shape.tasksPerProject }, (_, t) => ({
+            tenant_id: tenant.id,
+            project_id: project.id,
+            title: `${tenant.slug} task ${p + 1}.${t + 1}`,
+            status: statuses[(p + t) % statuses.length]!,
+            assignee_id: t % 4 === 3 ? null : pick(p + t),
+          })),
+        ),
+      )
+      .returning('id')
+      .execute();
+    if (shape.commentsPerTask === 0) return;
+    await trx
+      .insertInto(`${SHARED_SCHEMA}.comments`)
+      .values(
+        tasks.flatMap((task, t) =>
+          Array.from({ length: shape.commentsPerTask }, (_, c) => ({
+            tenant_id: tenant.id,
+            task_id: task.id,
+            author_id: pick(t + c + 1),
+            body: `${tenant.slug} comment ${c + 1} on task ${t + 1}`,
+          })),
+        ),
+      )
+      .execute();
+  });
+}
+
+export interface DemoCredential {
+  tenantId: string;
+  slug: string;
+  name: string;
+  email: string;
+  role: MemberRole;
+  apiKey: string;
+}
+
+interface DemoTenant {
+  slug: string;
+  name: string;
+  members: { email: string; name: string; role: MemberRole }[];
+  projects: string[];
+}
+
+const demoTenants: DemoTenant[] = [
+  {
+    slug: 'acme',
+    name: 'Acme Corporation',
+    members: [
+      { email: 'wile@acme.test', name: 'Wile E. Coyote', role: 'admin' },
+      { email: 'road@acme.test', name: 'Road Runner', role: 'member' },
+      { email: 'bugs@acme.test', name: 'Bugs Bunny', role: 'member' },
+    ],
+    projects: ['Rocket skates', 'Giant magnet', 'Instant tunnel'],
+  },
+  {
+    slug: 'globex',
+    name: 'Globex Corporation',
+    members: [
+      { email: 'hank@globex.test', name: 'Hank Scorpio', role: 'admin' },
+      { email: 'homer@globex.test', name: 'Homer Simpson', role: 'member' },
+    ],
+    projects: ['Doomsday device', 'Hammock district'],
+  },
+];
+
+/**
+ * Creates the demo tenants with their members, data and one admin API key each. Returns the keys,
+ * which exist nowhere else in clear: the caller keeps them. Does nothing when they already exist.
+ */
+export async function seedDemoTenants(owner: Kysely<OwnerDatabase>): Promise<DemoCredential[] | undefined> {
+  const existing = await owner.selectFrom('control.tenants').select('id').where('slug', '=', 'acme').executeTakeFirst();
+  if (existing) return undefined;
+  const credentials: DemoCredential[] = [];
+  for (const demo of demoTenants) {
+    const tenant = await createTenant(owner, demo);
+    const userIds: string[] = [];
+    for (const member of demo.members) userIds.push((await addMember(owner, tenant.id, member)).userId);
+    await seedTenantData(
+      owner,
+      tenant,
+      userIds,
+      { projects: demo.projects.length, tasksPerProject: 4, commentsPerTask: 2 },
+      demo.projects,
+    );
+    const admin = demo.members[0]!;
+    const apiKey = await issueApiKey(owner, { tenantId: tenant.id, userId: userIds[0]!, role: admin.role });
+    credentials.push({ tenantId: tenant.id, slug: tenant.slug, name: tenant.name, email: admin.email, role: admin.role, apiKey });
+  }
+  return credentials;
+}

@@ -1,0 +1,97 @@
+import { type Kysely, sql } from 'kysely';
+import { LRUCache } from 'lru-cache';
+import type { MemberRole, TenantStatus, TenantStrategy } from './control-database.ts';
+import { hashApiKey } from './api-keys.ts';
+
+export interface TenantRecord {
+  id: string;
+  slug: string;
+  name: string;
+  status: TenantStatus;
+  strategy: TenantStrategy;
+  tier: string;
+}
+
+export interface Principal {
+  userId: string;
+  role: MemberRole;
+}
+
+/** What the control plane says about a (tenant, API key) pair. */
+export type RequestResolution =
+  | { outcome: 'unauthenticated' }
+  | { outcome: 'tenant-not-found' }
+  | { outcome: 'forbidden' }
+  | { outcome: 'suspended'; tenant: TenantRecord }
+  | { outcome: 'ok'; tenant: TenantRecord; principal: Principal };
+
+export interface TenantRegistryOptions {
+  /** How long a resolution is reused; a suspension takes effect within it. @default 5000 */
+  ttlMs?: number;
+  /** @default 10000 */
+  maxEntries?: number;
+}
+
+interface ResolveRow {
+  tenant_id: string | null;
+  tenant_slug: string;
+  tenant_name: string;
+  tenant_status: TenantStatus;
+  tenant_strategy: TenantStrategy;
+  tenant_tier: string;
+  key_tenant_id: string | null;
+  user_id: string | null;
+  role: MemberRole | null;
+}
+
+/**
+ * Resolves tenants and API keys through the control plane's SECURITY DEFINER function, so the
+ * runtime role never reads the control tables. Resolutions are cached briefly: a busy tenant costs
+ * one control-plane query per TTL, not one per request.
+ */
+export class TenantRegistry {
+  readonly #db: Kysely<unknown>;
+  readonly #cache: LRUCache<string, RequestResolution>;
+
+  constructor(runtimeDb: Kysely<unknown>, options: TenantRegistryOptions = {}) {
+    this.#db = runtimeDb;
+    this.#cache = new LRUCache({ max: options.maxEntries ?? 10_000, ttl: options.ttlMs ?? 5_000 });
+  }
+
+  async resolve(tenantRef: string, apiKey: string): Promise<RequestResolution> {
+    const keyHash = hashApiKey(apiKey);
+    const cacheKey = `${tenantRef}\u0000${keyHash}`;
+    const cached = this.#cache.get(cacheKey);
+    if (cached) return cached;
+    const resolution = await this.#query(tenantRef, keyHash);
+    this.#cache.set(cacheKey, resolution);
+    return resolution;
+  }
+
+  /** Forgets every cached resolution, after a change made by this process. */
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
+  async #query(tenantRef: string, keyHash: string): Promise<RequestResolution> {
+    const { rows } = await sql<ResolveRow>`select * from control.resolve_request(${tenantRef}, ${keyHash})`.execute(
+      this.#db,
+    );
+    const row = rows[0];
+    // Unknown keys are refused before the tenant is looked at, so that a caller without a valid
+    // key cannot learn which tenants exist.
+    if (!row?.key_tenant_id || !row.user_id || !row.role) return { outcome: 'unauthenticated' };
+    if (!row.tenant_id) return { outcome: 'tenant-not-found' };
+    if (row.key_tenant_id !== row.tenant_id) return { outcome: 'forbidden' };
+    const tenant: TenantRecord = {
+      id: row.tenant_id,
+      slug: row.tenant_slug,
+      name: row.tenant_name,
+      status: row.tenant_status,
+      strategy: row.tenant_strategy,
+      tier: row.tenant_tier,
+    };
+    if (tenant.status !== 'active') return { outcome: 'suspended', tenant };
+    return { outcome: 'ok', tenant, principal: { userId: row.user_id, role: row.role } };
+  }
+}

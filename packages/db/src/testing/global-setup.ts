@@ -1,0 +1,54 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../embedded-postgres.ts';
+import { prepareLocalDatabase } from '../local-database.ts';
+
+export const TEMPLATE_DATABASE = 'tenant_app_template';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgresSuperuserUrl: string;
+  }
+}
+
+let server: EmbeddedPostgresServer | undefined;
+let folder: string | undefined;
+
+/**
+ * Starts one real Postgres for the whole run and migrates a template database; each test file
+ * then clones its own database from the template (`createTestDatabase`), which takes milliseconds.
+ */
+export async function setup(project: TestProject): Promise<void> {
+  // Under the system temp folder: the `postgres` user must be able to reach it when we are root.
+  folder = mkdtempSync(path.join(os.tmpdir(), 'tenant-app-test-'));
+  chmodSync(folder, 0o755);
+  server = await startEmbeddedPostgres({
+    dataDir: path.join(folder, 'data'),
+    port: await freePort(),
+    persistent: false,
+    fast: true,
+    maxConnections: 300,
+  });
+  await prepareLocalDatabase(server.url(), TEMPLATE_DATABASE);
+  project.provide('postgresSuperuserUrl', server.url());
+}
+
+export async function teardown(): Promise<void> {
+  await server?.stop();
+  if (folder) rmSync(folder, { recursive: true, force: true });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}

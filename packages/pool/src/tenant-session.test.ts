@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { sql } from 'kysely';
+import pg from 'pg';
+import {
+  addMember,
+  createTenant,
+  seedTenantData,
+  sharedTenantBinding,
+  SHARED_SCHEMA,
+  type TenantDatabase,
+} from '@tenant-app/db';
+import { createTestDatabase, startRoundTripProxy, type TestDatabase } from '@tenant-app/db/testing';
+import { PoolManager, PoolTimeoutError, SessionClosedError, TransactionRolledBackError } from './index.ts';
+
+let database: TestDatabase;
+const tenants: Record<'acme' | 'globex', { id: string; userId: string }> = {} as never;
+const managers: PoolManager[] = [];
+
+function manager(options: Partial<ConstructorParameters<typeof PoolManager>[0]> = {}): PoolManager {
+  const created = new PoolManager({ connectionString: database.runtimeUrl, maxConnections: 1, ...options });
+  managers.push(created);
+  return created;
+}
+
+function open(pools: PoolManager, tenant: 'acme' | 'globex') {
+  return pools.openSession<TenantDatabase>({ binding: sharedTenantBinding(tenants[tenant].id), schema: SHARED_SCHEMA });
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  for (const slug of ['acme', 'globex'] as const) {
+    const tenant = await createTenant(database.owner, { slug, name: slug });
+    const { userId } = await addMember(database.owner, tenant.id, { email: `a@${slug}.test`, name: 'A', role: 'admin' });
+    await seedTenantData(database.owner, tenant, [userId], { projects: slug === 'acme' ? 3 : 2, tasksPerProject: 1, commentsPerTask: 0 });
+    tenants[slug] = { id: tenant.id, userId };
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(managers.map((pools) => pools.close()));
+  await database.close();
+});
+
+describe('a tenant session', () => {
+  test('sees only the rows of its own tenant', async () => {
+    const pools = manager();
+    for (const [slug, count] of [['acme', 3], ['globex', 2]] as const) {
+      const { db, session } = open(pools, slug);
+      const projects = await db.selectFrom('projects').select(['tenant_id', 'name']).execute();
+      await session.commit();
+      expect(projects).toHaveLength(count);
+      expect(new Set(projects.map((project) => project.tenant_id))).toEqual(new Set([tenants[slug].id]));
+    }
+  });
+
+  test('sends BEGIN, the binding and the first query in one round trip', async () => {
+    for (const [pipeline, expected] of [[true, 2], [false, 4]] as const) {
+      const proxy = await startRoundTripProxy(database.runtimeUrl);
+      const pools = manager({ connectionString: proxy.url, pipeline });
+      await pools.unbound().selectNoFrom(sql<number>`1`.as('warm')).execute();
+      proxy.reset();
+      const { db, session } = open(pools, 'acme');
+      expect(proxy.turns()).toBe(0);
+      await db.selectFrom('projects').selectAll().execute();
+      await session.commit();
+      // pipelined: [BEGIN + binding + query] and [COMMIT]; otherwise each waits for the one before.
+      expect(proxy.turns()).toBe(expected);
+      await proxy.close();
+    }
+  });
+
+  test('reports a COMMIT that Postgres turned into a rollback, and writes nothing', async () => {
+    const pools = manager();
+    const { db, session } = open(pools, 'acme');
+    await db.insertInto('projects').values({ tenant_id: tenants.acme.id, name: 'never committed' }).execute();
+    await expect(db.insertInto('projects').values({ tenant_id: tenants.acme.id, name: '' }).execute()).rejects.toThrow(
+      /check constraint/,
+    );
+    await expect(session.commit()).rejects.toBeInstanceOf(TransactionRolledBackError);
+    const check = open(pools, 'acme');
+    const names = await check.db.selectFrom('projects').select('name').execute();
+    await check.session.commit();
+    expect(names.map((row) => row.name)).not.toContain('never committed');
+  });
+
+  test('leaves no tenant state on the connection after a failed transaction', async () => {
+    const pools = manager();
+    const failed = open(pools, 'acme');
+    const { rows: before } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(failed.db);
+    await expect(sql`select 1 / 0`.execute(failed.db)).rejects.toThrow(/division by zero/);
+    await failed.session.rollback();
+    const observer = new pg.Client({ connectionString: database.superuserUrl });
+    await observer.connect();
+    const { rows: activity } = await observer.query('select state from pg_stat_activity where pid = $1', [before[0]!.pid]);
+    await observer.end();
+    expect(activity[0]?.state).toBe('idle');
+
+    const next = open(pools, 'globex');
+    const { rows } = await sql<{ pid: number; setting: string }>`
+      select pg_backend_pid() as pid, current_setting('app.tenant_id') as setting`.execute(next.db);
+    const projects = await next.db.selectFrom('projects').select('tenant_id').execute();
+    await next.session.commit();
+    expect(rows[0]!.pid).toBe(before[0]!.pid);
+    expect(rows[0]!.setting).toBe(tenants.globex.id);
+    expect(projects.every((project) => project.tenant_id === tenants.globex.id)).toBe(true);
+
+    const { rows: outside } = await sql<{ setting: string }>`select current_setting('app.tenant_id', true) as setting`.execute(
+      pools.unbound(),
+    );
+    expect(outside[0]!.setting).toBe('');
+  });
+
+  test('turns a nested transaction into a savepoint of the request transaction', async () => {
+    const pools = manager();
+    const { db, session } = open(pools, 'acme');
+    await db.insertInto('projects').values({ tenant_id: tenants.acme.id, name: 'kept' }).execute();
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('projects').values({ tenant_id: tenants.acme.id, name: 'undone' }).execute();
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    await session.commit();
+    const check = open(pools, 'acme');
+    const names = (await check.db.selectFrom('projects').select('name').execute()).map((row) => row.name);
+    await check.session.commit();
+    expect(names).toContain('kept');
+    expect(names).not.toContain('undone');
+  });
+
+  test('refuses queries once it has ended', async () => {
+    const pools = manager();
+    const { db, session } = open(pools, 'acme');
+    await db.selectFrom('projects').selectAll().execute();
+    await session.commit();
+    await expect(db.selectFrom('projects').selectAll().execute()).rejects.toBeInstanceOf(SessionClosedError);
+  });
+
+  test('rolls back when aborted, also with a query in flight, and frees the connection', async () => {
+    const pools = manager();
+    const { db, session } = open(pools, 'acme');
+    await db.insertInto('projects').values({ tenant_id: tenants.acme.id, name: 'aborted' }).execute();
+    const slow = sql`select pg_sleep(0.2)`.execute(db);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await session.abort();
+    await slow;
+    expect(session.state).toBe('aborted');
+    const check = open(pools, 'acme');
+    const names = (await check.db.selectFrom('projects').select('name').execute()).map((row) => row.name);
+    await check.session.commit();
+    expect(names).not.toContain('aborted');
+    expect(pools.stats()[0]).toMatchObject({ discarded: 0, active: 0 });
+  });
+
+  test('fails with POOL_TIMEOUT when no connection frees up in time', async () => {
+    const pools = manager({ acquireTimeoutMs: 200 });
+    const holder = open(pools, 'acme');
+    await holder.db.selectFrom('projects').selectAll().execute();
+    const waiter = open(pools, 'globex');
+    const error = await waiter.db.selectFrom('projects').selectAll().execute().catch((caught: unknown) => caught);
+    await holder.session.commit();
+    expect(error).toBeInstanceOf(PoolTimeoutError);
+    expect(error).toMatchObject({ code: 'POOL_TIMEOUT', poolName: 'shared' });
+    expect(pools.stats()[0]).toMatchObject({ timeouts: 1, acquired: 1 });
+  });
+});

@@ -1,0 +1,141 @@
+import type pg from 'pg';
+import type { PoolCounters } from './pool-stats.ts';
+import { SessionClosedError, TransactionRolledBackError } from './errors.ts';
+
+/** A statement sent right after BEGIN to bind the transaction to its tenant. */
+export interface BindingStatement {
+  text: string;
+  values: readonly unknown[];
+}
+
+export type SessionState = 'idle' | 'open' | 'committed' | 'rolled-back' | 'aborted';
+
+export interface QueryOutcome {
+  command: string;
+  rowCount: number | null;
+  rows: unknown[];
+}
+
+/**
+ * One request's transaction on one connection, opened lazily by its first query and ended once.
+ *
+ * The first query does not wait for BEGIN and the binding: with pg's pipeline mode the three go out
+ * back to back and are answered in one round trip. Postgres runs them in order, so the query sees
+ * the binding, and if the binding fails the query fails with it (fail closed).
+ */
+export class TenantSession {
+  #state: SessionState = 'idle';
+  #client: Promise<pg.PoolClient> | undefined;
+  #bound: Promise<unknown> | undefined;
+  #savepoints = 0;
+  readonly #checkout: () => Promise<pg.PoolClient>;
+  readonly #binding: readonly BindingStatement[];
+  readonly #counters: PoolCounters;
+
+  constructor(checkout: () => Promise<pg.PoolClient>, binding: readonly BindingStatement[], counters: PoolCounters) {
+    this.#checkout = checkout;
+    this.#binding = binding;
+    this.#counters = counters;
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** Statements this session sent, binding and transaction control included. */
+  statements = 0;
+
+  async query(text: string, values: readonly unknown[]): Promise<QueryOutcome> {
+    if (this.#state !== 'idle' && this.#state !== 'open') throw new SessionClosedError(this.#state);
+    const client = await this.#open();
+    if (this.#state !== 'open') throw new SessionClosedError(this.#state);
+    this.statements += 1;
+    const result = client.query({ text, values: values as unknown[] });
+    // Report the binding's own error rather than the "transaction is aborted" that follows it.
+    const [, outcome] = await Promise.all([this.#bound, result]);
+    return { command: outcome.command, rowCount: outcome.rowCount, rows: outcome.rows };
+  }
+
+  /** Nested transactions inside a request become savepoints of the request's transaction. */
+  async savepoint(): Promise<string> {
+    const name = `sp_${++this.#savepoints}`;
+    await this.query(`savepoint ${name}`, []);
+    return name;
+  }
+
+  async releaseSavepoint(name: string): Promise<void> {
+    await this.query(`release savepoint ${name}`, []);
+  }
+
+  async rollbackToSavepoint(name: string): Promise<void> {
+    await this.query(`rollback to savepoint ${name}`, []);
+  }
+
+  /** Commits and releases. Throws if Postgres rolled back instead; the connection is released either way. */
+  async commit(): Promise<void> {
+    await this.#end('commit');
+  }
+
+  /** Rolls back and releases. Never throws: a connection that cannot roll back is destroyed. */
+  async rollback(): Promise<void> {
+    await this.#end('rollback').catch(() => undefined);
+  }
+
+  /**
+   * The client went away: no further query may start, and the transaction is rolled back. A query
+   * already on the wire finishes first (bounded by the statement timeout), because the ROLLBACK
+   * queues behind it on the same connection; the connection is counted until it is really free.
+   */
+  async abort(): Promise<void> {
+    await this.#end('rollback', 'aborted').catch(() => undefined);
+  }
+
+  async #end(outcome: 'commit' | 'rollback', finalState?: SessionState): Promise<void> {
+    if (this.#state !== 'idle' && this.#state !== 'open') return;
+    const wasOpen = this.#state === 'open';
+    this.#state = finalState ?? (outcome === 'commit' ? 'committed' : 'rolled-back');
+    if (!wasOpen || !this.#client) return;
+    const client = await this.#client;
+    let failure: unknown;
+    try {
+      this.statements += 1;
+      const result = await client.query(outcome);
+      if (outcome === 'commit' && result.command === 'ROLLBACK') failure = new TransactionRolledBackError();
+    } catch (error) {
+      failure = error;
+    }
+    if (failure && this.#state === 'committed') this.#state = 'rolled-back';
+    // A connection that is not back at "idle, no transaction" must never serve another tenant.
+    const clean = failure === undefined || failure instanceof TransactionRolledBackError;
+    const idle = client.getTransactionStatus() === 'I';
+    this.#release(client, clean && idle ? undefined : new Error('connection left mid-transaction'));
+    if (failure) throw failure;
+  }
+
+  #open(): Promise<pg.PoolClient> {
+    if (this.#client) return this.#client;
+    this.#client = this.#checkout().then((client) => {
+      if (this.#state !== 'idle') {
+        // The request ended while it waited for a connection.
+        this.#release(client, undefined);
+        throw new SessionClosedError(this.#state);
+      }
+      this.#state = 'open';
+      this.statements += 1 + this.#binding.length;
+      const begin = client.query('begin');
+      const bindings = this.#binding.map((statement) =>
+        client.query({ text: statement.text, values: statement.values as unknown[] }),
+      );
+      this.#bound = Promise.all([begin, ...bindings]);
+      // Errors surface through the first query; this keeps them from being reported as unhandled.
+      this.#bound.catch(() => undefined);
+      return client;
+    });
+    return this.#client;
+  }
+
+  #release(client: pg.PoolClient, destroyBecause: Error | undefined): void {
+    this.#counters.released(destroyBecause !== undefined);
+    client.release(destroyBecause ?? false);
+  }
+}
