@@ -25,12 +25,13 @@ export {
   addMember,
   issueApiKey,
   setTenantStatus,
+  connectAsOwner,
   type OwnerDatabase,
   type NewTenant,
   type NewMember,
   type ProvisionedTenant,
 } from './provisioning.ts';
-export { seedDemoTenants, seedTenantData, type DemoCredential, type TenantFixtureShape } from './seed.ts';
+export { seedDemoTenants, issueDemoKeys, seedTenantData, type DemoCredential, type TenantFixtureShape } from './seed.ts';
 export {
   startEmbeddedPostgres,
   type EmbeddedPostgresOptions,

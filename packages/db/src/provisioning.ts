@@ -1,4 +1,5 @@
-import { type Kysely, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
 import type { ControlDatabase, MemberRole } from './control-database.ts';
 import type { TenantDatabase } from './tenant-database.ts';
 import { generateApiKey } from './api-keys.ts';
@@ -97,4 +98,11 @@ export async function setTenantStatus(
  */
 export async function bindTenant(trx: Kysely<OwnerDatabase>, tenantId: string): Promise<void> {
   await sql`select set_config(${TENANT_SETTING}, ${tenantId}, true)`.execute(trx);
+}
+
+/** A connection as the owner role, for provisioning and seeding; close it with `destroy()`. */
+export function connectAsOwner(ownerUrl: string, maxConnections = 4): Kysely<OwnerDatabase> {
+  return new Kysely<OwnerDatabase>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: ownerUrl, max: maxConnections }) }),
+  });
 }

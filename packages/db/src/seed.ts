@@ -106,15 +106,11 @@ const demoTenants: DemoTenant[] = [
   },
 ];
 
-/**
- * Creates the demo tenants with their members, data and one admin API key each. Returns the keys,
- * which exist nowhere else in clear: the caller keeps them. Does nothing when they already exist.
- */
-export async function seedDemoTenants(owner: Kysely<OwnerDatabase>): Promise<DemoCredential[] | undefined> {
-  const existing = await owner.selectFrom('control.tenants').select('id').where('slug', '=', 'acme').executeTakeFirst();
-  if (existing) return undefined;
-  const credentials: DemoCredential[] = [];
+/** Creates the demo tenants with their members and data, unless they exist. */
+export async function seedDemoTenants(owner: Kysely<OwnerDatabase>): Promise<void> {
   for (const demo of demoTenants) {
+    const existing = await owner.selectFrom('control.tenants').select('id').where('slug', '=', demo.slug).executeTakeFirst();
+    if (existing) continue;
     const tenant = await createTenant(owner, demo);
     const userIds: string[] = [];
     for (const member of demo.members) userIds.push((await addMember(owner, tenant.id, member)).userId);
@@ -125,9 +121,27 @@ export async function seedDemoTenants(owner: Kysely<OwnerDatabase>): Promise<Dem
       { projects: demo.projects.length, tasksPerProject: 4, commentsPerTask: 2 },
       demo.projects,
     );
+  }
+}
+
+/**
+ * Issues a fresh API key for the admin of each demo tenant. Keys exist nowhere else in clear, so
+ * the caller keeps them (npm start writes them under the data folder and prints curl lines).
+ */
+export async function issueDemoKeys(owner: Kysely<OwnerDatabase>): Promise<DemoCredential[]> {
+  const credentials: DemoCredential[] = [];
+  for (const demo of demoTenants) {
     const admin = demo.members[0]!;
-    const apiKey = await issueApiKey(owner, { tenantId: tenant.id, userId: userIds[0]!, role: admin.role });
-    credentials.push({ tenantId: tenant.id, slug: tenant.slug, name: tenant.name, email: admin.email, role: admin.role, apiKey });
+    const row = await owner
+      .selectFrom('control.tenants as t')
+      .innerJoin('control.memberships as m', 'm.tenant_id', 't.id')
+      .innerJoin('control.users as u', 'u.id', 'm.user_id')
+      .select(['t.id as tenantId', 't.name', 'u.id as userId'])
+      .where('t.slug', '=', demo.slug)
+      .where('u.email', '=', admin.email)
+      .executeTakeFirstOrThrow();
+    const apiKey = await issueApiKey(owner, { tenantId: row.tenantId, userId: row.userId, role: admin.role });
+    credentials.push({ tenantId: row.tenantId, slug: demo.slug, name: row.name, email: admin.email, role: admin.role, apiKey });
   }
   return credentials;
 }

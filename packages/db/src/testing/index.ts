@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import type { Kysely } from 'kysely';
 import { inject } from 'vitest';
 import { cloneDatabase, databaseUrl } from '../local-database.ts';
-import type { OwnerDatabase } from '../provisioning.ts';
+import { connectAsOwner, type OwnerDatabase } from '../provisioning.ts';
 
 const TEMPLATE_DATABASE = 'tenant_app_template';
 
@@ -30,9 +29,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     return url.toString();
   };
   const ownerUrl = withLogin('tenant_app_owner');
-  const owner = new Kysely<OwnerDatabase>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: ownerUrl, max: 4 }) }),
-  });
+  const owner = connectAsOwner(ownerUrl);
   return {
     name,
     superuserUrl: databaseUrl(superuserUrl, name),

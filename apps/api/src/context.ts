@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { sharedTenantBinding, SHARED_SCHEMA, type TenantDatabase, type TenantRegistry } from '@tenant-app/db';
+import type { GraphQLContext } from '@tenant-app/graphql';
+import type { BoundSession, PoolManager } from '@tenant-app/pool';
+import { resolveRequestIdentity } from './request-identity.ts';
+import { toClientError } from './errors.ts';
+
+export interface ApiContext extends GraphQLContext {
+  requestId: string;
+  log: Logger;
+  /** The request's transaction; `db` runs on it. Ended by `useTenantTransaction`. */
+  bound: BoundSession<TenantDatabase>;
+}
+
+export interface ContextDependencies {
+  pools: PoolManager;
+  registry: TenantRegistry;
+  logger: Logger;
+}
+
+/** Builds a request's context: who the tenant and the caller are, and a database bound to them. */
+export async function createApiContext(request: Request, deps: ContextDependencies): Promise<ApiContext> {
+  const requestId = request.headers.get('x-request-id')?.match(/^[\w-]{1,64}$/)?.[0] ?? randomUUID();
+  const log = deps.logger.child({ requestId });
+  let identity: Awaited<ReturnType<typeof resolveRequestIdentity>>;
+  try {
+    identity = await resolveRequestIdentity(request.headers, deps.registry);
+  } catch (error) {
+    const clientError = toClientError(error);
+    if (clientError) throw clientError;
+    log.error({ err: error }, 'resolving the tenant failed');
+    throw error;
+  }
+  const { tenant, principal } = identity;
+  const bound = deps.pools.openSession<TenantDatabase>({
+    binding: sharedTenantBinding(tenant.id),
+    schema: SHARED_SCHEMA,
+  });
+  request.signal?.addEventListener('abort', () => void bound.session.abort(), { once: true });
+  return {
+    requestId,
+    log: log.child({ tenant: tenant.slug }),
+    tenant: { id: tenant.id, slug: tenant.slug, name: tenant.name },
+    viewer: principal,
+    db: bound.db,
+    bound,
+  };
+}

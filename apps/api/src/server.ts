@@ -1,0 +1,93 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import {
+  assertSafeRuntimeRole,
+  migrateToLatest,
+  prepareLocalDatabase,
+  startEmbeddedPostgres,
+  TenantRegistry,
+  type DemoCredential,
+} from '@tenant-app/db';
+import { PoolManager } from '@tenant-app/pool';
+import type { Env } from './env.ts';
+import { demoCredentials } from './demo-credentials.ts';
+import { createApi } from './yoga.ts';
+
+export interface RunningServer {
+  /** The GraphQL endpoint. */
+  url: string;
+  /** Demo tenants' API keys, when demo data was seeded. */
+  credentials: DemoCredential[];
+  /** Where the data lives: "embedded Postgres in <folder>" or the DATABASE_URL host. */
+  database: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Everything `npm start` does: Postgres (embedded unless DATABASE_URL is set), migrations, demo
+ * data, the pool, a check that the runtime login cannot bypass RLS, and the HTTP server.
+ */
+export async function startServer(env: Env, logger: Logger): Promise<RunningServer> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.error({ err: error }, 'shutdown step failed'));
+  };
+  try {
+    let urls: { ownerUrl: string; runtimeUrl: string };
+    let database: string;
+    if (env.DATABASE_URL && env.DATABASE_RUNTIME_URL) {
+      urls = { ownerUrl: env.DATABASE_URL, runtimeUrl: env.DATABASE_RUNTIME_URL };
+      await migrateToLatest(urls.ownerUrl);
+      database = `Postgres at ${new URL(env.DATABASE_URL).host}`;
+    } else {
+      const embedded = await startEmbeddedPostgres({
+        dataDir: path.join(env.DATA_DIR, 'postgres'),
+        port: env.EMBEDDED_POSTGRES_PORT,
+      });
+      cleanups.push(() => embedded.stop());
+      urls = await prepareLocalDatabase(embedded.url(), 'tenant_app');
+      database = `embedded Postgres on port ${embedded.port}, data in ${embedded.dataDir}`;
+    }
+    const credentials = (env.SEED_DEMO ?? !env.DATABASE_URL) ? await demoCredentials(urls.ownerUrl, env.DATA_DIR) : [];
+
+    const pools = new PoolManager({
+      connectionString: urls.runtimeUrl,
+      maxConnections: env.DB_POOL_MAX,
+      acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,
+      statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+      onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed; it was discarded'),
+    });
+    cleanups.push(() => pools.close());
+    await assertSafeRuntimeRole(pools.unbound());
+
+    const first = credentials[0];
+    const api = createApi({
+      pools,
+      registry: new TenantRegistry(pools.unbound(), { ttlMs: env.TENANT_CACHE_TTL_MS }),
+      logger,
+      graphiql:
+        (env.GRAPHIQL ?? env.NODE_ENV !== 'production') &&
+        (first ? { headers: { 'x-tenant-id': first.slug, authorization: `Bearer ${first.apiKey}` } } : {}),
+    });
+    const server = createServer(api);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(env.PORT, env.HOST, resolve);
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const { port } = server.address() as AddressInfo;
+    const host = ['127.0.0.1', '0.0.0.0', '::', '::1'].includes(env.HOST) ? 'localhost' : env.HOST;
+    return { url: `http://${host}:${port}/graphql`, credentials, database, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

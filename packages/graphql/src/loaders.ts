@@ -1,0 +1,39 @@
+import DataLoader from 'dataloader';
+import type { GraphQLContext } from './context.ts';
+import { isUuid } from './arguments.ts';
+
+type Batch<K, V> = (db: GraphQLContext['db'], keys: readonly K[]) => Promise<V[]>;
+
+/**
+ * Declares a DataLoader whose instances live and die with one request's context, so batches and
+ * caches never cross requests or tenants. `variant` separates loaders of the same batch function
+ * with different parameters (a page size, say).
+ */
+export function defineLoader<K, V>(batch: Batch<K, V>) {
+  const byContext = new WeakMap<GraphQLContext, Map<string, DataLoader<K, V>>>();
+  return (ctx: GraphQLContext, variant = ''): DataLoader<K, V> => {
+    let loaders = byContext.get(ctx);
+    if (!loaders) byContext.set(ctx, (loaders = new Map()));
+    let loader = loaders.get(variant);
+    if (!loader) loaders.set(variant, (loader = new DataLoader((keys) => batch(ctx.db, keys))));
+    return loader;
+  };
+}
+
+/** Orders rows to match the keys DataLoader asked for; a key without a row gets null. */
+export function oneByKey<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (row: R) => K): (R | null)[] {
+  const found = new Map(rows.map((row) => [keyOf(row), row]));
+  return keys.map((key) => found.get(key) ?? null);
+}
+
+/** Groups rows under the keys DataLoader asked for; a key without rows gets []. */
+export function manyByKey<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (row: R) => K): R[][] {
+  const groups = new Map<K, R[]>(keys.map((key) => [key, []]));
+  for (const row of rows) groups.get(keyOf(row))?.push(row);
+  return keys.map((key) => groups.get(key)!);
+}
+
+/** Nodes for the relay `node`/`nodes` queries: an id that is not a UUID is simply not found. */
+export function loadNodes<V>(loader: DataLoader<string, V | null>, ids: readonly string[]): Promise<V | null>[] {
+  return ids.map((id) => (isUuid(id) ? loader.load(id.toLowerCase()) : Promise.resolve(null)));
+}
