@@ -26,7 +26,7 @@ export type RequestResolution =
   | { outcome: 'ok'; tenant: TenantRecord; principal: Principal };
 
 export interface TenantRegistryOptions {
-  /** How long a resolution is reused; a suspension takes effect within it. @default 5000 */
+  /** How long a resolution is reused; a suspension takes effect within it. 0 turns caching off. @default 5000 */
   ttlMs?: number;
   /** @default 10000 */
   maxEntries?: number;
@@ -51,26 +51,28 @@ interface ResolveRow {
  */
 export class TenantRegistry {
   readonly #db: Kysely<unknown>;
-  readonly #cache: LRUCache<string, RequestResolution>;
+  readonly #cache: LRUCache<string, RequestResolution> | undefined;
 
   constructor(runtimeDb: Kysely<unknown>, options: TenantRegistryOptions = {}) {
     this.#db = runtimeDb;
-    this.#cache = new LRUCache({ max: options.maxEntries ?? 10_000, ttl: options.ttlMs ?? 5_000 });
+    const ttl = options.ttlMs ?? 5_000;
+    // lru-cache reads a TTL of 0 as "never expires"; here it means "do not cache".
+    this.#cache = ttl > 0 ? new LRUCache({ max: options.maxEntries ?? 10_000, ttl }) : undefined;
   }
 
   async resolve(tenantRef: string, apiKey: string): Promise<RequestResolution> {
     const keyHash = hashApiKey(apiKey);
     const cacheKey = `${tenantRef}\u0000${keyHash}`;
-    const cached = this.#cache.get(cacheKey);
+    const cached = this.#cache?.get(cacheKey);
     if (cached) return cached;
     const resolution = await this.#query(tenantRef, keyHash);
-    this.#cache.set(cacheKey, resolution);
+    this.#cache?.set(cacheKey, resolution);
     return resolution;
   }
 
   /** Forgets every cached resolution, after a change made by this process. */
   invalidate(): void {
-    this.#cache.clear();
+    this.#cache?.clear();
   }
 
   async #query(tenantRef: string, keyHash: string): Promise<RequestResolution> {

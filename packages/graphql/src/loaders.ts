@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { sql, type RawBuilder } from 'kysely';
 import type { GraphQLContext } from './context.ts';
 import { isUuid } from './arguments.ts';
 
@@ -36,4 +37,12 @@ export function manyByKey<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (
 /** Nodes for the relay `node`/`nodes` queries: an id that is not a UUID is simply not found. */
 export function loadNodes<V>(loader: DataLoader<string, V | null>, ids: readonly string[]): Promise<V | null>[] {
   return ids.map((id) => (isUuid(id) ? loader.load(id.toLowerCase()) : Promise.resolve(null)));
+}
+
+/**
+ * `= any($1::uuid[])` instead of `in ($1, $2, …)`: one parameter whatever the batch size, so a
+ * batch of 2 and a batch of 200 are the same statement to Postgres (one plan, one text).
+ */
+export function anyId(ids: readonly string[]): RawBuilder<string> {
+  return sql<string>`any(${[...ids]}::uuid[])`;
 }

@@ -55,7 +55,7 @@ describe('a tenant session', () => {
 
   test('sends BEGIN, the binding and the first query in one round trip', async () => {
     for (const [pipeline, expected] of [[true, 2], [false, 4]] as const) {
-      const proxy = await startRoundTripProxy(database.runtimeUrl);
+      const proxy = await startRoundTripProxy(database.runtimeUrl, { latencyMs: 10 });
       const pools = manager({ connectionString: proxy.url, pipeline });
       await pools.unbound().selectNoFrom(sql<number>`1`.as('warm')).execute();
       proxy.reset();

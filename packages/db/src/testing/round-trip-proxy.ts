@@ -8,28 +8,81 @@ export interface RoundTripProxy {
    * for one network round trip. Pipelined statements sent back to back count once.
    */
   turns(): number;
+  /** The SQL text of every statement clients sent, in order (simple and extended protocol). */
+  statements(): string[];
+  /** The turn in which each statement of `statements()` was sent. */
+  statementTurns(): number[];
   reset(): void;
   close(): Promise<void>;
 }
 
-/** A TCP proxy in front of Postgres that counts round trips, to measure what a request costs. */
-export async function startRoundTripProxy(targetUrl: string): Promise<RoundTripProxy> {
+/**
+ * Reads the statements out of a client's byte stream: a Query message ('Q') carries its text, an
+ * extended-protocol query its Parse message ('P'). The first message of a connection is the
+ * startup packet, which has no type byte.
+ */
+function statementReader(onStatement: (text: string) => void) {
+  let buffer = Buffer.alloc(0);
+  let started = false;
+  return (chunk: Buffer) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    for (;;) {
+      if (!started) {
+        if (buffer.length < 4) return;
+        const length = buffer.readInt32BE(0);
+        if (buffer.length < length) return;
+        buffer = buffer.subarray(length);
+        started = true;
+        continue;
+      }
+      if (buffer.length < 5) return;
+      const type = String.fromCharCode(buffer[0]!);
+      const length = buffer.readInt32BE(1);
+      if (buffer.length < 1 + length) return;
+      const body = buffer.subarray(5, 1 + length);
+      if (type === 'Q') onStatement(body.toString('utf8', 0, body.indexOf(0)));
+      if (type === 'P') {
+        const nameEnd = body.indexOf(0);
+        onStatement(body.toString('utf8', nameEnd + 1, body.indexOf(0, nameEnd + 1)));
+      }
+      buffer = buffer.subarray(1 + length);
+    }
+  };
+}
+
+/**
+ * A TCP proxy in front of Postgres that counts round trips and records statements. `latencyMs`
+ * delays every answer of the server, as a network would: writes that a client makes without
+ * waiting for an answer then always fall into one turn, however the scheduler interleaves them.
+ */
+export async function startRoundTripProxy(
+  targetUrl: string,
+  options: { latencyMs?: number } = {},
+): Promise<RoundTripProxy> {
+  const latencyMs = options.latencyMs ?? 0;
   const target = new URL(targetUrl);
   let turns = 0;
+  let statements: { text: string; turn: number }[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     // Once the server has answered, the client's next bytes start a new round trip.
     let serverSpoke = true;
+    const read = statementReader((text) => statements.push({ text, turn: turns }));
     const upstream = net.connect(Number(target.port), target.hostname);
     sockets.add(client).add(upstream);
     client.on('data', (chunk) => {
       if (serverSpoke) turns += 1;
       serverSpoke = false;
+      read(chunk);
       upstream.write(chunk);
     });
     upstream.on('data', (chunk) => {
-      serverSpoke = true;
-      client.write(chunk);
+      const deliver = () => {
+        serverSpoke = true;
+        client.write(chunk);
+      };
+      if (latencyMs > 0) setTimeout(deliver, latencyMs);
+      else deliver();
     });
     const closeBoth = () => {
       client.destroy();
@@ -47,8 +100,11 @@ export async function startRoundTripProxy(targetUrl: string): Promise<RoundTripP
   return {
     url: proxied.toString(),
     turns: () => turns,
+    statements: () => statements.map((statement) => statement.text),
+    statementTurns: () => statements.map((statement) => statement.turn),
     reset: () => {
       turns = 0;
+      statements = [];
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();

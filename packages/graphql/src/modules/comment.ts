@@ -2,14 +2,14 @@ import type { CommentRow } from '@tenant-app/db';
 import { builder } from '../builder.ts';
 import { databaseId, pageSize, text } from '../arguments.ts';
 import { errors } from '../errors.ts';
-import { defineLoader, manyByKey } from '../loaders.ts';
+import { anyId, defineLoader, manyByKey } from '../loaders.ts';
 import { TaskRef, taskById } from './task.ts';
 import { UserRef, userById } from './user.ts';
 
 const commentsOfTask = defineLoader<string, CommentRow[]>(async (db, taskIds) =>
   manyByKey(
     taskIds,
-    await db.selectFrom('comments').selectAll().where('task_id', 'in', taskIds).orderBy('created_at').orderBy('id').execute(),
+    await db.selectFrom('comments').selectAll().where('task_id', '=', anyId(taskIds)).orderBy('created_at').orderBy('id').execute(),
     (row) => row.task_id,
   ),
 );

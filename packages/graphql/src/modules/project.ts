@@ -3,10 +3,10 @@ import type { ProjectRow } from '@tenant-app/db';
 import { builder } from '../builder.ts';
 import { databaseId, pageSize, text } from '../arguments.ts';
 import { errors } from '../errors.ts';
-import { defineLoader, oneByKey, loadNodes } from '../loaders.ts';
+import { anyId, defineLoader, oneByKey, loadNodes } from '../loaders.ts';
 
 export const projectById = defineLoader<string, ProjectRow | null>(async (db, ids) =>
-  oneByKey(ids, await db.selectFrom('projects').selectAll().where('id', 'in', ids).execute(), (row) => row.id),
+  oneByKey(ids, await db.selectFrom('projects').selectAll().where('id', '=', anyId(ids)).execute(), (row) => row.id),
 );
 
 export const ProjectRef = builder.node(builder.objectRef<ProjectRow>('Project'), {

@@ -3,12 +3,12 @@ import type { TaskRow, TaskStatus } from '@tenant-app/db';
 import { builder } from '../builder.ts';
 import { databaseId, pageSize, text } from '../arguments.ts';
 import { errors } from '../errors.ts';
-import { defineLoader, manyByKey, oneByKey, loadNodes } from '../loaders.ts';
+import { anyId, defineLoader, manyByKey, oneByKey, loadNodes } from '../loaders.ts';
 import { ProjectRef, projectById } from './project.ts';
 import { UserRef, userById } from './user.ts';
 
 export const taskById = defineLoader<string, TaskRow | null>(async (db, ids) =>
-  oneByKey(ids, await db.selectFrom('tasks').selectAll().where('id', 'in', ids).execute(), (row) => row.id),
+  oneByKey(ids, await db.selectFrom('tasks').selectAll().where('id', '=', anyId(ids)).execute(), (row) => row.id),
 );
 
 /** The first N tasks of many projects in one statement; N is the loader's variant. */
@@ -20,7 +20,7 @@ const firstTasksOfProject = (limit: number) =>
           .selectFrom('tasks')
           .selectAll()
           .select(sql<number>`row_number() over (partition by project_id order by created_at, id)`.as('position'))
-          .where('project_id', 'in', projectIds)
+          .where('project_id', '=', anyId(projectIds))
           .as('ranked'),
       )
       .selectAll()
@@ -35,7 +35,7 @@ const taskCountOfProject = defineLoader<string, number>(async (db, projectIds) =
   const rows = await db
     .selectFrom('tasks')
     .select(['project_id', (eb) => eb.fn.countAll<string>().as('count')])
-    .where('project_id', 'in', projectIds)
+    .where('project_id', '=', anyId(projectIds))
     .groupBy('project_id')
     .execute();
   const counts = new Map(rows.map((row) => [row.project_id, Number(row.count)]));

@@ -1,9 +1,9 @@
 import type { UserRow } from '@tenant-app/db';
 import { builder } from '../builder.ts';
-import { defineLoader, oneByKey, loadNodes } from '../loaders.ts';
+import { anyId, defineLoader, oneByKey, loadNodes } from '../loaders.ts';
 
 export const userById = defineLoader<string, UserRow | null>(async (db, ids) =>
-  oneByKey(ids, await db.selectFrom('users').selectAll().where('id', 'in', ids).execute(), (row) => row.id),
+  oneByKey(ids, await db.selectFrom('users').selectAll().where('id', '=', anyId(ids)).execute(), (row) => row.id),
 );
 
 export const UserRef = builder.node(builder.objectRef<UserRow>('User'), {
