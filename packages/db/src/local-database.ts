@@ -12,6 +12,18 @@ export interface DatabaseUrls {
 const OWNER = { user: 'tenant_app_owner', password: 'tenant_app_owner' };
 const RUNTIME = { user: 'tenant_app_api', password: 'tenant_app_api' };
 
+/** The URL of a local database as its owner and as the runtime login. */
+export function localDatabaseUrls(superuserUrl: string, database: string): DatabaseUrls {
+  const urlFor = (login: { user: string; password: string }) => {
+    const url = new URL(superuserUrl);
+    url.username = login.user;
+    url.password = login.password;
+    url.pathname = `/${database}`;
+    return url.toString();
+  };
+  return { ownerUrl: urlFor(OWNER), runtimeUrl: urlFor(RUNTIME) };
+}
+
 /**
  * Prepares a database on a server we control (the embedded one, or a test cluster) the way an
  * operator would on a managed one: an owner login, the database it owns, migrations run as that
@@ -19,14 +31,6 @@ const RUNTIME = { user: 'tenant_app_api', password: 'tenant_app_api' };
  * because such a server listens on loopback only.
  */
 export async function prepareLocalDatabase(superuserUrl: string, database: string): Promise<DatabaseUrls> {
-  const server = new URL(superuserUrl);
-  const urlFor = (login: { user: string; password: string }, db: string) => {
-    const url = new URL(server);
-    url.username = login.user;
-    url.password = login.password;
-    url.pathname = `/${db}`;
-    return url.toString();
-  };
   await asSuperuser(superuserUrl, async (client) => {
     await ensureLogin(client, OWNER, 'createdb createrole');
     const exists = await client.query('select 1 from pg_database where datname = $1', [database]);
@@ -34,7 +38,7 @@ export async function prepareLocalDatabase(superuserUrl: string, database: strin
       await client.query(`create database ${pg.escapeIdentifier(database)} owner ${OWNER.user}`);
     }
   });
-  const urls = { ownerUrl: urlFor(OWNER, database), runtimeUrl: urlFor(RUNTIME, database) };
+  const urls = localDatabaseUrls(superuserUrl, database);
   await migrateToLatest(urls.ownerUrl);
   await asSuperuser(superuserUrl, async (client) => {
     await ensureLogin(client, RUNTIME, '');

@@ -21,11 +21,15 @@ export function pageSize(argument: string, value: number | null | undefined, fal
   return size;
 }
 
+// Control characters other than tab and line breaks; Postgres would refuse NUL with a server error.
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
 /** Trimmed text of bounded length, refused with a message that names the argument. */
 export function text(argument: string, value: string, max: number): string {
   const trimmed = value.trim();
   if (trimmed.length === 0 || trimmed.length > max) {
     throw errors.badInput(`${argument} must have 1 to ${max} characters`);
   }
+  if (CONTROL.test(trimmed)) throw errors.badInput(`${argument} must not contain control characters`);
   return trimmed;
 }

@@ -68,7 +68,7 @@ export class PoolManager {
    * Row-Level Security they see no tenant rows at all.
    */
   unbound<DB>(): Kysely<DB> {
-    this.#unbound ??= new Kysely<unknown>({ dialect: new PostgresDialect({ pool: this.#shared.unboundPool }) });
+    this.#unbound ??= new Kysely<unknown>({ dialect: new PostgresDialect({ pool: this.#shared.asDialectPool() }) });
     return this.#unbound as Kysely<DB>;
   }
 

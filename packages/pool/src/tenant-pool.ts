@@ -91,9 +91,24 @@ export class TenantPool implements PoolCounters {
     if (discarded) this.#stats.discarded += 1;
   }
 
-  /** A pg-compatible pool for statements that need no tenant (the control plane). */
-  get unboundPool(): pg.Pool {
-    return this.#pool;
+  /**
+   * The pool as Kysely's PostgresDialect sees it, for statements that need no tenant (the control
+   * plane). Checkouts go through `checkout`, so they wait, time out and count like any other.
+   */
+  asDialectPool(): { connect(): Promise<pg.PoolClient>; end(): Promise<void> } {
+    return {
+      connect: async () => {
+        const client = await this.checkout();
+        const release = client.release;
+        client.release = (destroy?: Error | boolean) => {
+          this.released(Boolean(destroy));
+          release.call(client, destroy);
+        };
+        return client;
+      },
+      // The pool outlives any Kysely instance built on it; `close` ends it.
+      end: async () => {},
+    };
   }
 
   stats(): PoolStats {

@@ -5,14 +5,8 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../embedded-postgres.ts';
 import { prepareLocalDatabase } from '../local-database.ts';
+import { TEMPLATE_DATABASE } from './provided-context.ts';
 
-export const TEMPLATE_DATABASE = 'tenant_app_template';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    postgresSuperuserUrl: string;
-  }
-}
 
 let server: EmbeddedPostgresServer | undefined;
 let folder: string | undefined;

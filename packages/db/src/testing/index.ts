@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { inject } from 'vitest';
-import { cloneDatabase, databaseUrl } from '../local-database.ts';
+import { cloneDatabase, databaseUrl, localDatabaseUrls } from '../local-database.ts';
 import { connectAsOwner, type OwnerDatabase } from '../provisioning.ts';
+import { TEMPLATE_DATABASE } from './provided-context.ts';
 
-const TEMPLATE_DATABASE = 'tenant_app_template';
 
 export interface TestDatabase {
   name: string;
@@ -22,19 +22,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const superuserUrl = inject('postgresSuperuserUrl');
   const name = `test_${randomBytes(6).toString('hex')}`;
   await cloneDatabase(superuserUrl, TEMPLATE_DATABASE, name);
-  const withLogin = (user: string) => {
-    const url = new URL(databaseUrl(superuserUrl, name));
-    url.username = user;
-    url.password = user;
-    return url.toString();
-  };
-  const ownerUrl = withLogin('tenant_app_owner');
+  const { ownerUrl, runtimeUrl } = localDatabaseUrls(superuserUrl, name);
   const owner = connectAsOwner(ownerUrl);
   return {
     name,
     superuserUrl: databaseUrl(superuserUrl, name),
     ownerUrl,
-    runtimeUrl: withLogin('tenant_app_api'),
+    runtimeUrl,
     owner,
     close: () => owner.destroy(),
   };

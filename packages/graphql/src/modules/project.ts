@@ -1,4 +1,5 @@
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { sql } from 'kysely';
 import type { ProjectRow } from '@tenant-app/db';
 import { builder } from '../builder.ts';
 import { databaseId, pageSize, text } from '../arguments.ts';
@@ -18,15 +19,22 @@ export const ProjectRef = builder.node(builder.objectRef<ProjectRow>('Project'),
   }),
 });
 
-// Keyset cursor: (created_at, id) matches the index, so page N costs what page 1 costs.
-const cursorOf = (project: ProjectRow) =>
-  Buffer.from(`${project.created_at.toISOString()}|${project.id}`).toString('base64url');
+// Keyset cursor: (created_at, id) matches the index, so page N costs what page 1 costs. It carries
+// created_at as Postgres prints it, to the microsecond: a JavaScript Date keeps milliseconds only,
+// and a rounded cursor sorts before its own row, so the next page would repeat this one.
+type PagedProject = ProjectRow & { cursor_at: string };
+const cursorOf = (project: PagedProject) => Buffer.from(`${project.cursor_at}|${project.id}`).toString('base64url');
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
-function parseCursor(cursor: string): { createdAt: Date; id: string } {
-  const [createdAt, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const date = new Date(createdAt ?? '');
-  if (!id || Number.isNaN(date.getTime())) throw errors.badInput('after is not a cursor of this connection');
-  return { createdAt: date, id: databaseId({ id, typename: 'Project' }) };
+function parseCursor(cursor: string): { createdAt: string; id: string } {
+  const [createdAt = '', id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  // Only the form cursorOf writes, of a real date: a forged cursor is a client error, not a database one.
+  const milliseconds = `${createdAt.slice(0, 23)}Z`;
+  const date = new Date(milliseconds);
+  if (!id || !CURSOR_TIME.test(createdAt) || Number.isNaN(date.getTime()) || date.toISOString() !== milliseconds) {
+    throw errors.badInput('after is not a cursor of this connection');
+  }
+  return { createdAt, id: databaseId({ id, typename: 'Project' }) };
 }
 
 builder.queryFields((t) => ({
@@ -39,13 +47,20 @@ builder.queryFields((t) => ({
       return resolveCursorConnection(
         { args: { ...args, first: args.first ?? 20 }, toCursor: cursorOf, defaultSize: 20, maxSize: 100 },
         async ({ after, limit }: ResolveCursorConnectionArgs) => {
-          let query = ctx.db.selectFrom('projects').selectAll().orderBy('created_at').orderBy('id').limit(limit);
+          let query = ctx.db
+            .selectFrom('projects')
+            .selectAll()
+            .select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('cursor_at'))
+            .orderBy('created_at')
+            .orderBy('id')
+            .limit(limit);
           if (after) {
             const position = parseCursor(after);
+            const createdAt = sql<Date>`${position.createdAt}::timestamptz`;
             query = query.where((eb) =>
               eb.or([
-                eb('created_at', '>', position.createdAt),
-                eb.and([eb('created_at', '=', position.createdAt), eb('id', '>', position.id)]),
+                eb('created_at', '>', createdAt),
+                eb.and([eb('created_at', '=', createdAt), eb('id', '>', position.id)]),
               ]),
             );
           }
