@@ -34,6 +34,7 @@ export async function createApiContext(request: Request, deps: ContextDependenci
   }
   const { tenant, principal } = identity;
   const bound = deps.pools.openSession<TenantDatabase>({
+    tenantId: tenant.id,
     binding: sharedTenantBinding(tenant.id),
     schema: SHARED_SCHEMA,
   });

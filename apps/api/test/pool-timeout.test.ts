@@ -14,7 +14,11 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 test('a request that cannot get a connection in time gets POOL_TIMEOUT, 503 and Retry-After, and the pool recovers', async () => {
-  const holder = t.pools.openSession<TenantDatabase>({ binding: sharedTenantBinding(acme.id), schema: SHARED_SCHEMA });
+  const holder = t.pools.openSession<TenantDatabase>({
+    tenantId: acme.id,
+    binding: sharedTenantBinding(acme.id),
+    schema: SHARED_SCHEMA,
+  });
   await holder.db.selectFrom('projects').select('id').execute();
   let starved;
   try {

@@ -1,4 +1,7 @@
-/** No connection became free within the acquire timeout. Clients should retry after a pause. */
+/**
+ * No connection became free within the acquire timeout, or the tenant's queue was full and the
+ * checkout was refused at once. Either way the client should retry after a pause.
+ */
 export class PoolTimeoutError extends Error {
   override readonly name = 'PoolTimeoutError';
   readonly code = 'POOL_TIMEOUT';
@@ -8,8 +11,13 @@ export class PoolTimeoutError extends Error {
     readonly waitedMs: number,
     /** A hint for `Retry-After`, in seconds. */
     readonly retryAfterSeconds: number,
+    readonly reason: 'timeout' | 'queue-full' = 'timeout',
   ) {
-    super(`no connection of pool "${poolName}" became free within ${waitedMs} ms`);
+    super(
+      reason === 'timeout'
+        ? `no connection of pool "${poolName}" became free within ${waitedMs} ms`
+        : `too many requests of this tenant are already waiting for pool "${poolName}"`,
+    );
   }
 }
 

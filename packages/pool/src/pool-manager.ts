@@ -1,16 +1,51 @@
 import { Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
+import { LRUCache } from 'lru-cache';
+import type pg from 'pg';
+import { ConnectionScheduler, type TenantLimits } from './connection-scheduler.ts';
+import { hostOf, ManagedPool, type ConnectionSettings, type PoolTarget } from './managed-pool.ts';
+import type { HostStats, PoolStats, TenantPoolStats } from './pool-stats.ts';
 import { SessionDriver } from './session-driver.ts';
-import { TenantPool, type TenantPoolOptions } from './tenant-pool.ts';
 import { TenantSession, type BindingStatement } from './tenant-session.ts';
-import type { PoolStats } from './pool-stats.ts';
 
-export type PoolManagerOptions = Omit<TenantPoolOptions, 'name'>;
+export interface PoolManagerOptions {
+  /** Connection string of the runtime login (never the owner) for the shared pool. */
+  connectionString: string;
+  /** Connections of the shared pool. Small pools serve best: scale with processes. @default 10 */
+  maxConnections?: number;
+  /**
+   * The most connections of all pools to one Postgres host, per `host:port`; hosts not named get
+   * `defaultBudget`. Keep it below the server's max_connections minus what others need.
+   */
+  budgets?: Record<string, number>;
+  /** @default 40 */
+  defaultBudget?: number;
+  /** How long a checkout may wait before it fails with POOL_TIMEOUT. @default 5000 */
+  acquireTimeoutMs?: number;
+  /** An idle connection is closed after this long. @default 30000 */
+  idleTimeoutMs?: number;
+  /** A connection is retired after this long. @default 1800 */
+  maxLifetimeSeconds?: number;
+  /** Upper bound of one statement, set per connection; tiers lower it per transaction. @default 30000 */
+  statementTimeoutMs?: number;
+  /** Postgres ends a session left idle inside a transaction after this long. @default 60000 */
+  idleInTransactionTimeoutMs?: number;
+  /** Send BEGIN, the tenant binding and the first query in one round trip. @default true */
+  pipeline?: boolean;
+  /** Limits for tenants that bring none. @default { maxConnections: 10, maxQueue: 100 } */
+  defaultLimits?: TenantLimits;
+  /** Called when an idle connection fails (Postgres restarted, backend terminated). */
+  onIdleError?: (error: Error, pool: string) => void;
+}
 
 export interface SessionOptions {
+  tenantId: string;
   /** Statements that bind the transaction to its tenant, sent right after BEGIN. */
   binding: readonly BindingStatement[];
   /** The schema that holds the tenant's tables; every table reference is qualified with it. */
   schema: string;
+  /** The tenant's own database; the shared pool when absent. */
+  target?: PoolTarget;
+  limits?: TenantLimits;
 }
 
 /** A request's transaction and the Kysely instance that runs on it. */
@@ -19,22 +54,53 @@ export interface BoundSession<DB> {
   readonly session: TenantSession;
 }
 
+const CONTROL_PLANE = '@control-plane';
+
 /**
- * Owns every connection of the process. Code never sees a pool: it asks for a session bound to a
- * tenant, runs its queries through the session's Kysely instance, and ends the session once.
+ * Owns every connection of the process: one pool per Postgres target (the shared pool, and a small
+ * one per database tenant, created on first use and closed when idle or when its host's budget
+ * needs room), under one budget per host, served fairly across tenants. Code never sees a pool: it
+ * asks for a session bound to a tenant and ends it once.
  */
 export class PoolManager {
-  readonly #shared: TenantPool;
+  readonly #settings: ConnectionSettings;
+  readonly #sharedTarget: PoolTarget;
+  readonly #options: PoolManagerOptions;
+  readonly #defaultLimits: TenantLimits;
+  /** In recency order: a pool moves to the end each time a session opens on it. */
+  readonly #pools = new Map<string, ManagedPool>();
+  readonly #schedulers = new Map<string, ConnectionScheduler>();
+  readonly #closing = new Set<Promise<void>>();
+  readonly #tenantStats = new LRUCache<string, TenantPoolStats>({ max: 20_000 });
   #unbound: Kysely<unknown> | undefined;
 
   constructor(options: PoolManagerOptions) {
-    this.#shared = new TenantPool({ ...options, name: 'shared' });
+    this.#options = options;
+    this.#settings = {
+      connectTimeoutMs: options.acquireTimeoutMs ?? 5_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+      maxLifetimeSeconds: options.maxLifetimeSeconds ?? 1_800,
+      statementTimeoutMs: options.statementTimeoutMs ?? 30_000,
+      idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs ?? 60_000,
+      pipeline: options.pipeline ?? true,
+      ...(options.onIdleError ? { onIdleError: options.onIdleError } : {}),
+    };
+    this.#sharedTarget = { key: 'shared', connectionString: options.connectionString, maxConnections: options.maxConnections ?? 10 };
+    this.#defaultLimits = options.defaultLimits ?? { maxConnections: options.maxConnections ?? 10, maxQueue: 100 };
   }
 
   /** Opens (lazily: nothing happens until the first query) a transaction bound to one tenant. */
   openSession<DB>(options: SessionOptions): BoundSession<DB> {
-    const pool = this.#shared;
-    const session = new TenantSession(() => pool.checkout(), options.binding, pool);
+    const pool = this.#poolFor(options.target ?? this.#sharedTarget);
+    const scheduler = this.#schedulerFor(pool.host);
+    const limits = options.limits ?? this.#defaultLimits;
+    const session = new TenantSession(
+      {
+        checkout: () => scheduler.acquire(options.tenantId, pool, limits),
+        release: (client, destroy) => scheduler.release(options.tenantId, pool, client, destroy),
+      },
+      options.binding,
+    );
     const db = new Kysely<DB>({
       dialect: {
         createAdapter: () => new PostgresAdapter(),
@@ -64,19 +130,118 @@ export class PoolManager {
   }
 
   /**
-   * Statements that belong to no tenant (the control plane), each on its own short checkout. Under
-   * Row-Level Security they see no tenant rows at all.
+   * Statements that belong to no tenant (the control plane), each on its own short checkout of the
+   * shared pool, scheduled like any tenant's. Under Row-Level Security they see no tenant rows.
    */
   unbound<DB>(): Kysely<DB> {
-    this.#unbound ??= new Kysely<unknown>({ dialect: new PostgresDialect({ pool: this.#shared.asDialectPool() }) });
+    this.#unbound ??= new Kysely<unknown>({ dialect: new PostgresDialect({ pool: this.#controlPlanePool() }) });
     return this.#unbound as Kysely<DB>;
   }
 
+  /** Opens `count` connections of a database tenant's pool ahead of its first request. */
+  async warmUp(tenantId: string, target: PoolTarget, count = 1): Promise<void> {
+    const sessions = Array.from({ length: Math.min(count, target.maxConnections) }, () =>
+      this.openSession<unknown>({ tenantId, target, binding: [], schema: 'public' }),
+    );
+    await Promise.all(sessions.map(({ session }) => session.query('select 1', [])));
+    await Promise.all(sessions.map(({ session }) => session.commit()));
+  }
+
   stats(): PoolStats[] {
-    return [this.#shared.stats()];
+    return [...this.#pools.values()].map((pool) => pool.snapshot(pool.waiting));
+  }
+
+  hostStats(): HostStats[] {
+    return [...this.#schedulers.values()].map((scheduler) =>
+      scheduler.stats([...this.#pools.values()].filter((pool) => pool.host === scheduler.host).length),
+    );
+  }
+
+  tenantStats(tenantId?: string): TenantPoolStats[] {
+    if (tenantId) {
+      const stats = this.#tenantStats.get(tenantId);
+      return stats ? [{ ...stats }] : [];
+    }
+    return [...this.#tenantStats.values()].filter((stats) => stats.tenantId !== CONTROL_PLANE).map((stats) => ({ ...stats }));
   }
 
   async close(): Promise<void> {
-    await this.#shared.close();
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all([...pools.map((pool) => pool.pg.end()), ...this.#closing]);
+  }
+
+  #poolFor(target: PoolTarget): ManagedPool {
+    let pool = this.#pools.get(target.key);
+    if (pool) {
+      this.#pools.delete(target.key);
+    } else {
+      const scheduler = this.#schedulerFor(hostOf(target.connectionString));
+      pool = new ManagedPool(target, this.#settings, {
+        opened: () => scheduler.connectionOpened(),
+        closed: () => scheduler.connectionClosed(),
+      });
+    }
+    this.#pools.set(target.key, pool);
+    return pool;
+  }
+
+  #schedulerFor(host: string): ConnectionScheduler {
+    let scheduler = this.#schedulers.get(host);
+    if (!scheduler) {
+      scheduler = new ConnectionScheduler(
+        host,
+        this.#options.budgets?.[host] ?? this.#options.defaultBudget ?? 40,
+        this.#options.acquireTimeoutMs ?? 5_000,
+        {
+          poolsByRecency: () => [...this.#pools.values()].filter((pool) => pool.host === host),
+          evict: (pool) => this.#evict(pool),
+          tenantStats: (tenantId) => this.#statsOf(tenantId),
+        },
+      );
+      this.#schedulers.set(host, scheduler);
+    }
+    return scheduler;
+  }
+
+  #evict(pool: ManagedPool): void {
+    // The shared pool stays: its idle connections serve every shared tenant and expire by themselves.
+    if (pool.name === this.#sharedTarget.key) return;
+    pool.closing = true;
+    pool.stats.evictions += pool.live;
+    this.#pools.delete(pool.name);
+    const closed = pool.pg.end().finally(() => this.#closing.delete(closed));
+    this.#closing.add(closed);
+  }
+
+  #statsOf(tenantId: string): TenantPoolStats {
+    let stats = this.#tenantStats.get(tenantId);
+    if (!stats) {
+      stats = { tenantId, active: 0, pending: 0, acquired: 0, released: 0, timeouts: 0, shed: 0, waitMsSum: 0, waitMsMax: 0 };
+      this.#tenantStats.set(tenantId, stats);
+    }
+    return stats;
+  }
+
+  #controlPlanePool(): { connect(): Promise<pg.PoolClient>; end(): Promise<void> } {
+    const limits = { maxConnections: this.#sharedTarget.maxConnections, maxQueue: 10_000 };
+    return {
+      connect: async () => {
+        const pool = this.#poolFor(this.#sharedTarget);
+        const scheduler = this.#schedulerFor(pool.host);
+        const client = await scheduler.acquire(CONTROL_PLANE, pool, limits);
+        const release = client.release;
+        let released = false;
+        client.release = (destroy?: Error | boolean) => {
+          if (released) return;
+          released = true;
+          client.release = release;
+          scheduler.release(CONTROL_PLANE, pool, client, destroy ? new Error('discarded by the control plane') : undefined);
+        };
+        return client;
+      },
+      // The pool outlives any Kysely instance built on it; `close` ends it.
+      end: async () => {},
+    };
   }
 }

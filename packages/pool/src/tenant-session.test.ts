@@ -23,7 +23,11 @@ function manager(options: Partial<ConstructorParameters<typeof PoolManager>[0]> 
 }
 
 function open(pools: PoolManager, tenant: 'acme' | 'globex') {
-  return pools.openSession<TenantDatabase>({ binding: sharedTenantBinding(tenants[tenant].id), schema: SHARED_SCHEMA });
+  return pools.openSession<TenantDatabase>({
+    tenantId: tenants[tenant].id,
+    binding: sharedTenantBinding(tenants[tenant].id),
+    schema: SHARED_SCHEMA,
+  });
 }
 
 beforeAll(async () => {

@@ -1,11 +1,17 @@
 import type pg from 'pg';
-import type { PoolCounters } from './pool-stats.ts';
 import { SessionClosedError, TransactionRolledBackError } from './errors.ts';
 
 /** A statement sent right after BEGIN to bind the transaction to its tenant. */
 export interface BindingStatement {
   text: string;
   values: readonly unknown[];
+}
+
+/** Where a session gets its one connection and gives it back. */
+export interface SessionConnections {
+  checkout(): Promise<pg.PoolClient>;
+  /** `destroy` closes the connection instead of returning it to the pool. */
+  release(client: pg.PoolClient, destroy: Error | undefined): void;
 }
 
 export type SessionState = 'idle' | 'open' | 'committed' | 'rolled-back' | 'aborted';
@@ -28,14 +34,12 @@ export class TenantSession {
   #client: Promise<pg.PoolClient> | undefined;
   #bound: Promise<unknown> | undefined;
   #savepoints = 0;
-  readonly #checkout: () => Promise<pg.PoolClient>;
+  readonly #connections: SessionConnections;
   readonly #binding: readonly BindingStatement[];
-  readonly #counters: PoolCounters;
 
-  constructor(checkout: () => Promise<pg.PoolClient>, binding: readonly BindingStatement[], counters: PoolCounters) {
-    this.#checkout = checkout;
+  constructor(connections: SessionConnections, binding: readonly BindingStatement[]) {
+    this.#connections = connections;
     this.#binding = binding;
-    this.#counters = counters;
   }
 
   get state(): SessionState {
@@ -114,7 +118,7 @@ export class TenantSession {
 
   #open(): Promise<pg.PoolClient> {
     if (this.#client) return this.#client;
-    this.#client = this.#checkout().then((client) => {
+    this.#client = this.#connections.checkout().then((client) => {
       if (this.#state !== 'idle') {
         // The request ended while it waited for a connection.
         this.#release(client, undefined);
@@ -135,7 +139,6 @@ export class TenantSession {
   }
 
   #release(client: pg.PoolClient, destroyBecause: Error | undefined): void {
-    this.#counters.released(destroyBecause !== undefined);
-    client.release(destroyBecause ?? false);
+    this.#connections.release(client, destroyBecause);
   }
 }

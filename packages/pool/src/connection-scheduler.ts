@@ -1,0 +1,236 @@
+import type pg from 'pg';
+import { performance } from 'node:perf_hooks';
+import { DatabaseUnavailableError, PoolTimeoutError } from './errors.ts';
+import type { ManagedPool } from './managed-pool.ts';
+import type { HostStats, TenantPoolStats } from './pool-stats.ts';
+
+/** What one tenant may take from the pools, from its tier. */
+export interface TenantLimits {
+  /** Connections the tenant may hold at once, on the shared pool too. */
+  maxConnections: number;
+  /** Checkouts that may wait; one more is refused at once (load shedding). */
+  maxQueue: number;
+}
+
+interface Waiter {
+  tenantId: string;
+  pool: ManagedPool;
+  limits: TenantLimits;
+  enqueuedAt: number;
+  timer: NodeJS.Timeout;
+  resolve(client: pg.PoolClient): void;
+  reject(error: Error): void;
+}
+
+type Decision = 'reuse' | 'create' | 'wait' | 'needs-room';
+
+export interface SchedulerHooks {
+  /** Pools of the host, least recently used first. */
+  poolsByRecency(): Iterable<ManagedPool>;
+  /** Closes an idle pool whose connections are needed elsewhere; resolves when they are closed. */
+  evict(pool: ManagedPool): void;
+  tenantStats(tenantId: string): TenantPoolStats;
+}
+
+/**
+ * The connections of one Postgres host: what pg-pool cannot do across pools. pg-pool bounds one pool
+ * and serves its waiters first come, first served; here the bound is the host's budget summed over
+ * every pool, waiters are served round-robin across tenants (FIFO within a tenant) so that a noisy
+ * tenant cannot starve the others, and each tenant is held to its own limits.
+ */
+export class ConnectionScheduler {
+  open = 0;
+  evictions = 0;
+  readonly #queues = new Map<string, Waiter[]>();
+  readonly #active = new Map<string, number>();
+  #pending = 0;
+  #pumping = false;
+
+  constructor(
+    readonly host: string,
+    readonly budget: number,
+    readonly acquireTimeoutMs: number,
+    readonly hooks: SchedulerHooks,
+  ) {}
+
+  /** A connection of `pool` for `tenantId`, as soon as fairness, limits and the budget allow. */
+  acquire(tenantId: string, pool: ManagedPool, limits: TenantLimits): Promise<pg.PoolClient> {
+    const stats = this.hooks.tenantStats(tenantId);
+    const queue = this.#queues.get(tenantId);
+    if (queue && queue.length >= limits.maxQueue) {
+      stats.shed += 1;
+      return Promise.reject(new PoolTimeoutError(pool.name, 0, 1, 'queue-full'));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        tenantId,
+        pool,
+        limits,
+        enqueuedAt: performance.now(),
+        resolve,
+        reject,
+        timer: setTimeout(() => this.#expire(waiter), this.acquireTimeoutMs),
+      };
+      if (queue) queue.push(waiter);
+      else this.#queues.set(tenantId, [waiter]);
+      pool.waiting += 1;
+      stats.pending += 1;
+      this.#pending += 1;
+      this.#pump();
+    });
+  }
+
+  /** Gives a connection back; `destroy` closes it instead of keeping it idle. */
+  release(tenantId: string, pool: ManagedPool, client: pg.PoolClient, destroy: Error | undefined): void {
+    pool.active -= 1;
+    pool.stats.released += 1;
+    if (destroy) pool.stats.discarded += 1;
+    const stats = this.hooks.tenantStats(tenantId);
+    stats.active -= 1;
+    stats.released += 1;
+    this.#setActive(tenantId, -1);
+    client.release(destroy ?? false);
+    this.#pump();
+  }
+
+  connectionOpened(): void {
+    this.open += 1;
+  }
+
+  connectionClosed(): void {
+    this.open -= 1;
+    this.#pump();
+  }
+
+  /** Something changed outside (a pool closed): look at the queue again. */
+  poke(): void {
+    this.#pump();
+  }
+
+  stats(pools: number): HostStats {
+    return { host: this.host, budget: this.budget, open: this.open, pending: this.#pending, pools, evictions: this.evictions };
+  }
+
+  #pump(): void {
+    // Serving a waiter can settle promises synchronously inside pg; one pass at a time.
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      let served = true;
+      let needRoom: Set<ManagedPool> = new Set();
+      while (served) {
+        served = false;
+        needRoom = new Set();
+        for (const [tenantId, queue] of this.#queues) {
+          const waiter = queue[0]!;
+          const decision = this.#decide(waiter);
+          if (decision === 'needs-room') needRoom.add(waiter.pool);
+          if (decision === 'wait' || decision === 'needs-room') continue;
+          queue.shift();
+          // The tenant goes to the back of the round: the others get their turn first.
+          this.#queues.delete(tenantId);
+          if (queue.length > 0) this.#queues.set(tenantId, queue);
+          this.#start(waiter, decision);
+          served = true;
+          break;
+        }
+      }
+      if (needRoom.size > 0) this.#makeRoom(needRoom);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #decide(waiter: Waiter): Decision {
+    const { pool } = waiter;
+    if ((this.#active.get(waiter.tenantId) ?? 0) >= waiter.limits.maxConnections) return 'wait';
+    if (pool.active >= pool.max) return 'wait';
+    if (pool.spareIdle > 0) return 'reuse';
+    if (this.open < this.budget) return 'create';
+    return 'needs-room';
+  }
+
+  /**
+   * The budget is spent and some waiters need a new connection: close least recently used pools
+   * that hold only idle connections, until the connections on their way out cover the need.
+   */
+  #makeRoom(needy: Set<ManagedPool>): void {
+    let coming = 0;
+    const candidates: ManagedPool[] = [];
+    for (const pool of this.hooks.poolsByRecency()) {
+      if (pool.closing) coming += pool.live;
+      else if (!needy.has(pool) && pool.active === 0 && pool.waiting === 0 && pool.live > 0) candidates.push(pool);
+    }
+    for (const pool of candidates) {
+      if (coming >= needy.size) return;
+      coming += pool.live;
+      this.evictions += pool.live;
+      this.hooks.evict(pool);
+    }
+  }
+
+  #start(waiter: Waiter, decision: Exclude<Decision, 'wait'>): void {
+    clearTimeout(waiter.timer);
+    const { pool, tenantId } = waiter;
+    const stats = this.hooks.tenantStats(tenantId);
+    pool.waiting -= 1;
+    stats.pending -= 1;
+    this.#pending -= 1;
+    pool.active += 1;
+    stats.active += 1;
+    this.#setActive(tenantId, 1);
+    if (decision === 'reuse') pool.reusing += 1;
+    pool.lastUsed = Date.now();
+    pool.pg.connect().then(
+      (client) => {
+        if (decision === 'reuse') pool.reusing -= 1;
+        const waited = performance.now() - waiter.enqueuedAt;
+        pool.stats.acquired += 1;
+        pool.stats.waitMsSum += waited;
+        pool.stats.waitMsMax = Math.max(pool.stats.waitMsMax, waited);
+        stats.acquired += 1;
+        stats.waitMsSum += waited;
+        stats.waitMsMax = Math.max(stats.waitMsMax, waited);
+        waiter.resolve(client);
+      },
+      (error: unknown) => {
+        if (decision === 'reuse') pool.reusing -= 1;
+        pool.active -= 1;
+        stats.active -= 1;
+        this.#setActive(tenantId, -1);
+        waiter.reject(new DatabaseUnavailableError(pool.name, error));
+        this.#pump();
+      },
+    );
+  }
+
+  #expire(waiter: Waiter): void {
+    const queue = this.#queues.get(waiter.tenantId);
+    const index = queue?.indexOf(waiter) ?? -1;
+    if (!queue || index < 0) return;
+    queue.splice(index, 1);
+    if (queue.length === 0) this.#queues.delete(waiter.tenantId);
+    const stats = this.hooks.tenantStats(waiter.tenantId);
+    waiter.pool.waiting -= 1;
+    waiter.pool.stats.timeouts += 1;
+    stats.pending -= 1;
+    stats.timeouts += 1;
+    this.#pending -= 1;
+    waiter.reject(
+      new PoolTimeoutError(
+        waiter.pool.name,
+        Math.round(performance.now() - waiter.enqueuedAt),
+        Math.max(1, Math.ceil(this.acquireTimeoutMs / 1000)),
+        'timeout',
+      ),
+    );
+    // A pool that only this waiter kept from eviction may now make room for another.
+    this.#pump();
+  }
+
+  #setActive(tenantId: string, delta: number): void {
+    const next = (this.#active.get(tenantId) ?? 0) + delta;
+    if (next === 0) this.#active.delete(tenantId);
+    else this.#active.set(tenantId, next);
+  }
+}

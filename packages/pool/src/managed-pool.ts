@@ -1,0 +1,121 @@
+import pg from 'pg';
+import type { PoolStats } from './pool-stats.ts';
+
+/** Where a pool's connections go, and how many it may hold. */
+export interface PoolTarget {
+  /** Identifies the pool: one pool per distinct target. */
+  key: string;
+  connectionString: string;
+  /** The most connections this pool opens; tenant databases get small pools. */
+  maxConnections: number;
+}
+
+export interface ConnectionSettings {
+  /** Bounds connecting; the wait for a free connection is bounded by the scheduler. */
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxLifetimeSeconds: number;
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+  pipeline: boolean;
+  onIdleError?: (error: Error, pool: string) => void;
+}
+
+export function hostOf(connectionString: string): string {
+  const url = new URL(connectionString);
+  return `${url.hostname}:${url.port || '5432'}`;
+}
+
+export interface ConnectionLifecycle {
+  /** A connection object was created: from now on it may hold a Postgres backend. */
+  opened(pool: ManagedPool): void;
+  /** Its socket is closed: the backend is gone. */
+  closed(pool: ManagedPool): void;
+}
+
+/**
+ * One pg pool and what the scheduler needs to know about it. pg-pool creates, reuses, times out
+ * and retires connections; it is only ever asked for a connection it can hand out at once, so its
+ * own (unfair, unbounded) wait queue stays empty. Connections are counted by pg-pool's public
+ * `Client` option, from construction to the socket's end: pg-pool forgets a connection before its
+ * socket closes, and a budget checked against Postgres must not.
+ */
+export class ManagedPool {
+  readonly name: string;
+  readonly host: string;
+  readonly max: number;
+  readonly pg: pg.Pool;
+  /** Connections checked out now. */
+  active = 0;
+  /** Connections that exist: connecting, idle, in use, or closing. */
+  live = 0;
+  /** Checkouts waiting in the scheduler for this pool. */
+  waiting = 0;
+  /** Checkouts handed an idle connection that pg-pool has not delivered yet. */
+  reusing = 0;
+  lastUsed = 0;
+  closing = false;
+  readonly stats = {
+    acquired: 0,
+    released: 0,
+    discarded: 0,
+    timeouts: 0,
+    evictions: 0,
+    idleErrors: 0,
+    waitMsSum: 0,
+    waitMsMax: 0,
+  };
+
+  constructor(target: PoolTarget, settings: ConnectionSettings, lifecycle: ConnectionLifecycle) {
+    this.name = target.key;
+    this.host = hostOf(target.connectionString);
+    this.max = target.maxConnections;
+    const pool = this;
+    class CountedClient extends pg.Client {
+      constructor(config?: string | pg.ClientConfig) {
+        super(config);
+        pool.live += 1;
+        lifecycle.opened(pool);
+        this.once('end', () => {
+          pool.live -= 1;
+          lifecycle.closed(pool);
+        });
+      }
+    }
+    this.pg = new pg.Pool({
+      Client: CountedClient,
+      connectionString: target.connectionString,
+      max: target.maxConnections,
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      idleTimeoutMillis: settings.idleTimeoutMs,
+      maxLifetimeSeconds: settings.maxLifetimeSeconds,
+      statement_timeout: settings.statementTimeoutMs,
+      idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs,
+      application_name: `tenant-app:${target.key}`.slice(0, 63),
+      pipeline: settings.pipeline,
+    } as pg.PoolConfig);
+    this.pg.on('error', (error) => {
+      this.stats.idleErrors += 1;
+      settings.onIdleError?.(error, this.name);
+    });
+  }
+
+  /** Idle connections not yet promised to a checkout. */
+  get spareIdle(): number {
+    return this.pg.idleCount - this.reusing;
+  }
+
+  snapshot(pending: number): PoolStats {
+    const total = this.pg.totalCount;
+    return {
+      name: this.name,
+      host: this.host,
+      total,
+      max: this.max,
+      idle: this.pg.idleCount,
+      active: this.active,
+      pending,
+      ...this.stats,
+    };
+  }
+}
