@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { sharedTenantBinding, SHARED_SCHEMA, type TenantDatabase, type TenantRegistry } from '@tenant-app/db';
+import { sessionPlanFor, type TenantDatabase, type TenantRegistry } from '@tenant-app/db';
 import type { GraphQLContext } from '@tenant-app/graphql';
 import type { BoundSession, PoolManager } from '@tenant-app/pool';
 import { resolveRequestIdentity } from './request-identity.ts';
@@ -33,11 +33,7 @@ export async function createApiContext(request: Request, deps: ContextDependenci
     throw error;
   }
   const { tenant, principal } = identity;
-  const bound = deps.pools.openSession<TenantDatabase>({
-    tenantId: tenant.id,
-    binding: sharedTenantBinding(tenant.id),
-    schema: SHARED_SCHEMA,
-  });
+  const bound = deps.pools.openSession<TenantDatabase>(sessionPlanFor(tenant));
   request.signal?.addEventListener('abort', () => void bound.session.abort(), { once: true });
   return {
     requestId,

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { connectAsOwner, issueDemoKeys, seedDemoTenants, type DemoCredential } from '@tenant-app/db';
+import { issueDemoKeys, seedDemoTenants, TenantProvisioner, type DemoCredential } from '@tenant-app/db';
 import { createHash } from 'node:crypto';
 
 /**
@@ -10,9 +10,10 @@ import { createHash } from 'node:crypto';
  */
 export async function demoCredentials(ownerUrl: string, dataDir: string): Promise<DemoCredential[]> {
   const file = path.join(dataDir, 'demo-credentials.json');
-  const owner = connectAsOwner(ownerUrl, 1);
+  const provisioner = new TenantProvisioner({ ownerUrl });
+  const owner = provisioner.owner;
   try {
-    await seedDemoTenants(owner);
+    await seedDemoTenants(provisioner);
     const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DemoCredential[]) : [];
     if (saved.length > 0) {
       const hashes = saved.map((credential) => createHash('sha256').update(credential.apiKey).digest('hex'));
@@ -24,11 +25,11 @@ export async function demoCredentials(ownerUrl: string, dataDir: string): Promis
         .execute();
       if (known.length === saved.length) return saved;
     }
-    const issued = await issueDemoKeys(owner);
+    const issued = await issueDemoKeys(provisioner);
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, `${JSON.stringify(issued, null, 2)}\n`, { mode: 0o600 });
     return issued;
   } finally {
-    await owner.destroy();
+    await provisioner.close();
   }
 }

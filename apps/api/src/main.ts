@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   for (const credential of running.credentials) {
     lines.push(
       '',
-      `# ${credential.name} (${credential.slug}), as ${credential.email} (${credential.role})`,
+      `# ${credential.name} (${credential.slug}, ${credential.strategy}), as ${credential.email} (${credential.role})`,
       `curl -s ${running.url} -H 'content-type: application/json' -H 'x-tenant-id: ${credential.slug}' ` +
         `-H 'authorization: Bearer ${credential.apiKey}' -d '${demoQuery}'`,
     );

@@ -10,8 +10,8 @@ let observer: pg.Client;
 beforeAll(async () => {
   // One connection: whatever acme leaves behind, globex's next request gets.
   t = await createTestApi({ maxConnections: 1 });
-  acme = await provisionTenant(t.database.owner, 'acme', { projects: 40, tasksPerProject: 10, commentsPerTask: 2 });
-  globex = await provisionTenant(t.database.owner, 'globex', { projects: 2, tasksPerProject: 1, commentsPerTask: 0 });
+  acme = await provisionTenant(t.database.provisioner, 'acme', { projects: 40, tasksPerProject: 10, commentsPerTask: 2 });
+  globex = await provisionTenant(t.database.provisioner, 'globex', { projects: 2, tasksPerProject: 1, commentsPerTask: 0 });
   observer = new pg.Client({ connectionString: t.database.superuserUrl });
   await observer.connect();
 });
@@ -37,13 +37,13 @@ describe('after a request of acme fails mid-transaction, globex gets a clean con
     const task = await t.graphql(acme, '{ projects(first: 1) { edges { node { tasks(first: 1) { id } } } } }');
     const taskId = task.body.data?.projects.edges[0].node.tasks[0].id;
     // The task lookup succeeds, then the insert is refused by Postgres.
-    await observer.query('revoke insert on app.comments from tenant_app_runtime');
+    await observer.query('revoke insert on app.comments from tenant_app_access');
     try {
       const response = await t.graphql(acme, `mutation { addComment(taskId: "${taskId}", body: "refused") { id } }`);
       expect(response.body.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
       expect(response.text).not.toMatch(/permission|insert|comments/i);
     } finally {
-      await observer.query('grant insert (tenant_id, task_id, author_id, body) on app.comments to tenant_app_runtime');
+      await observer.query('grant insert (tenant_id, task_id, author_id, body) on app.comments to tenant_app_access');
     }
     await expectCleanHandOverTo(globex, 2);
   });

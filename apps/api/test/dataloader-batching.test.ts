@@ -13,8 +13,8 @@ let large: TestTenant;
 
 beforeAll(async () => {
   t = await createTestApi({ maxConnections: 1 }, { proxied: { latencyMs: 10 } });
-  small = await provisionTenant(t.database.owner, 'small', { projects: 2, tasksPerProject: 2, commentsPerTask: 1 });
-  large = await provisionTenant(t.database.owner, 'large', { projects: 12, tasksPerProject: 8, commentsPerTask: 3 });
+  small = await provisionTenant(t.database.provisioner, 'small', { projects: 2, tasksPerProject: 2, commentsPerTask: 1 });
+  large = await provisionTenant(t.database.provisioner, 'large', { projects: 12, tasksPerProject: 8, commentsPerTask: 3 });
   await t.graphql(small, '{ tenant { id } }');
 });
 afterAll(() => t.close());
@@ -43,7 +43,12 @@ test('a nested query costs the same statements and round trips whatever the list
   // BEGIN, the binding and the first query share one round trip; then one per level of the tree
   // (the loaders of a level go out pipelined together), and one for COMMIT.
   expect(a.rounds).toEqual([
-    ['begin', 'select * from "app"."projects" order by "created_at", "id" limit $1', 'select set_config($1, $2, true)'],
+    [
+      'begin',
+      'select *, to_char(created_at at time zone \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') as "cursor_at" ' +
+        'from "app"."projects" order by "created_at", "id" limit $1',
+      'select set_config($1, $2, true), set_config($3, $4, true)',
+    ],
     [
       'select "project_id", count(*) as "count" from "app"."tasks" where "project_id" = any($1::uuid[]) group by "project_id"',
       'select * from (select *, row_number() over (partition by project_id order by created_at, id) as "position" ' +

@@ -8,8 +8,8 @@ let globex: TestTenant;
 
 beforeAll(async () => {
   t = await createTestApi({ maxConnections: 1, acquireTimeoutMs: 300 });
-  acme = await provisionTenant(t.database.owner, 'acme');
-  globex = await provisionTenant(t.database.owner, 'globex');
+  acme = await provisionTenant(t.database.provisioner, 'acme');
+  globex = await provisionTenant(t.database.provisioner, 'globex');
 });
 afterAll(() => t.close());
 

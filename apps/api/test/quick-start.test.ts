@@ -39,7 +39,7 @@ async function npmStart(env: Record<string, string>): Promise<{ child: ChildProc
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`npm start did not get ready:\n${output}`)), 60_000);
     const check = () => {
-      if (/curl .*globex/.test(output)) {
+      if (/curl .*umbrella/.test(output)) {
         clearTimeout(timer);
         resolve();
       }
@@ -65,28 +65,34 @@ function curlLines(output: string): string[] {
   return output.split('\n').filter((line) => line.startsWith('curl '));
 }
 
-test('npm start serves the demo tenants, and the printed curl commands work; a second start reuses the data', async () => {
+async function run(curl: string) {
+  const { stdout } = await promisify(execFile)('bash', ['-c', curl]);
+  return JSON.parse(stdout);
+}
+
+const projectNames = (body: { data: { projects: { edges: { node: { name: string } }[] } } }) =>
+  body.data.projects.edges.map((edge) => edge.node.name).sort();
+
+test('npm start serves a demo tenant of every strategy, and the printed curl commands work; a second start reuses the data', async () => {
   const env = { DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_POSTGRES_PORT: String(await freePort()) };
 
   const first = await npmStart(env);
-  const [acmeCurl, globexCurl] = curlLines(first.output);
-  expect(acmeCurl).toContain("x-tenant-id: acme");
-  const { stdout: acmeBody } = await promisify(execFile)('bash', ['-c', acmeCurl!]);
-  const acme = JSON.parse(acmeBody);
+  const curls = curlLines(first.output);
+  expect(first.output).toMatch(/# Acme Corporation \(acme, shared\)/);
+  expect(first.output).toMatch(/# Globex Corporation \(globex, schema\)/);
+  expect(first.output).toMatch(/# Initech \(initech, database\)/);
+  expect(first.output).toMatch(/# Umbrella Corporation \(umbrella, shared \+ own role\)/);
+  const [acme, globex, initech, umbrella] = await Promise.all(curls.map(run));
   expect(acme.errors).toBeUndefined();
   expect(acme.data.tenant.name).toBe('Acme Corporation');
-  expect(acme.data.projects.edges.map((edge: { node: { name: string } }) => edge.node.name).sort()).toEqual([
-    'Giant magnet',
-    'Instant tunnel',
-    'Rocket skates',
-  ]);
-  const { stdout: globexBody } = await promisify(execFile)('bash', ['-c', globexCurl!]);
-  expect(JSON.parse(globexBody).data.tenant.name).toBe('Globex Corporation');
+  expect(projectNames(acme)).toEqual(['Giant magnet', 'Instant tunnel', 'Rocket skates']);
+  expect(projectNames(globex)).toEqual(['Doomsday device', 'Hammock district']);
+  expect(projectNames(initech)).toEqual(['TPS reports', 'Y2K patch']);
+  expect(projectNames(umbrella)).toEqual(['Hive maintenance']);
   await stop(first.child);
 
   const second = await npmStart(env);
   expect(curlLines(second.output)).toEqual(curlLines(first.output));
-  const { stdout: again } = await promisify(execFile)('bash', ['-c', acmeCurl!]);
-  expect(JSON.parse(again).data.projects.edges).toHaveLength(3);
+  expect(projectNames(await run(curls[2]!))).toEqual(['TPS reports', 'Y2K patch']);
   await stop(second.child);
 }, 120_000);

@@ -6,7 +6,7 @@ let acme: TestTenant;
 
 beforeAll(async () => {
   t = await createTestApi();
-  acme = await provisionTenant(t.database.owner, 'acme');
+  acme = await provisionTenant(t.database.provisioner, 'acme');
 });
 afterAll(() => t.close());
 

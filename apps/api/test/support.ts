@@ -1,16 +1,13 @@
 import { pino } from 'pino';
 import {
-  addMember,
-  createTenant,
-  issueApiKey,
   seedTenantData,
   TenantRegistry,
-  type OwnerDatabase,
+  type NewTenant,
   type TenantFixtureShape,
+  type TenantProvisioner,
 } from '@tenant-app/db';
 import { createTestDatabase, startRoundTripProxy, type RoundTripProxy, type TestDatabase } from '@tenant-app/db/testing';
 import { PoolManager, type PoolManagerOptions } from '@tenant-app/pool';
-import type { Kysely } from 'kysely';
 import { createApi, type Api } from '../src/index.ts';
 
 export interface TestTenant {
@@ -87,21 +84,22 @@ export async function createTestApi(
 
 /** A tenant with an admin and a member (each with an API key) and the given amount of data. */
 export async function provisionTenant(
-  owner: Kysely<OwnerDatabase>,
+  provisioner: TenantProvisioner,
   slug: string,
   shape: TenantFixtureShape = { projects: 3, tasksPerProject: 3, commentsPerTask: 2 },
+  options: Omit<NewTenant, 'slug' | 'name'> = {},
 ): Promise<TestTenant> {
-  const tenant = await createTenant(owner, { slug, name: `${slug} inc.` });
-  const admin = await addMember(owner, tenant.id, { email: `admin@${slug}.test`, name: `${slug} admin`, role: 'admin' });
-  const member = await addMember(owner, tenant.id, { email: `member@${slug}.test`, name: `${slug} member`, role: 'member' });
-  await seedTenantData(owner, tenant, [admin.userId, member.userId], shape);
+  const tenant = await provisioner.createTenant({ slug, name: `${slug} inc.`, ...options });
+  const admin = await provisioner.addMember(tenant, { email: `admin@${slug}.test`, name: `${slug} admin`, role: 'admin' });
+  const member = await provisioner.addMember(tenant, { email: `member@${slug}.test`, name: `${slug} member`, role: 'member' });
+  await seedTenantData(provisioner, tenant, [admin.userId, member.userId], shape);
   return {
     id: tenant.id,
     slug,
     adminId: admin.userId,
     memberId: member.userId,
-    adminKey: await issueApiKey(owner, { tenantId: tenant.id, userId: admin.userId, role: 'admin' }),
-    memberKey: await issueApiKey(owner, { tenantId: tenant.id, userId: member.userId, role: 'member' }),
+    adminKey: await provisioner.issueApiKey({ tenantId: tenant.id, userId: admin.userId, role: 'admin' }),
+    memberKey: await provisioner.issueApiKey({ tenantId: tenant.id, userId: member.userId, role: 'member' }),
   };
 }
 

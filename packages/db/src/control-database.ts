@@ -1,7 +1,7 @@
 import type { ColumnType, Generated } from 'kysely';
 
-export type TenantStrategy = 'shared';
-export type TenantStatus = 'active' | 'suspended';
+export type TenantStrategy = 'shared' | 'schema' | 'database';
+export type TenantStatus = 'provisioning' | 'failed' | 'active' | 'suspended';
 export type MemberRole = 'member' | 'admin';
 
 type CreatedAt = ColumnType<Date, never, never>;
@@ -13,7 +13,21 @@ export interface TenantsTable {
   status: Generated<TenantStatus>;
   strategy: Generated<TenantStrategy>;
   tier: Generated<string>;
+  /** The `role` option: transactions run as the tenant's own NOLOGIN role (always so for `schema`). */
+  own_role: Generated<boolean>;
+  /** The Postgres host (by name in the host map) of a `database` tenant. */
+  host: Generated<string>;
+  provisioning_error: string | null;
   created_at: CreatedAt;
+}
+
+export interface TenantDatabasesTable {
+  tenant_id: string;
+  database_name: string;
+  login: string;
+  password: string;
+  /** How the API reaches the database, as the tenant's own login. */
+  connection_url: string;
 }
 
 export interface ControlUsersTable {
@@ -50,4 +64,5 @@ export interface ControlDatabase {
   'control.users': ControlUsersTable;
   'control.memberships': MembershipsTable;
   'control.api_keys': ApiKeysTable;
+  'control.tenant_databases': TenantDatabasesTable;
 }

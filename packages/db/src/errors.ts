@@ -33,3 +33,17 @@ export class UnsafeRuntimeRoleError extends Error {
     );
   }
 }
+
+/** A tenant could not be provisioned; it is left `failed` and provisioning it again resumes it. */
+export class ProvisioningFailedError extends Error {
+  override readonly name = 'ProvisioningFailedError';
+  readonly code = 'PROVISIONING_FAILED';
+
+  constructor(
+    readonly tenant: string,
+    reason: string,
+    cause?: unknown,
+  ) {
+    super(`provisioning tenant ${tenant} failed: ${reason}`, { cause });
+  }
+}

@@ -7,10 +7,18 @@ export type {
   CommentRow,
 } from './tenant-database.ts';
 export type { ControlDatabase, MemberRole, TenantStatus, TenantStrategy } from './control-database.ts';
-export { RUNTIME_ROLE, SHARED_SCHEMA, TENANT_SETTING } from './roles.ts';
-export { MigrationFailedError, UnsafeRuntimeRoleError } from './errors.ts';
-export { migrateToLatest, type MigrationReport } from './migrate.ts';
-export { sharedTenantBinding, type BindingStatement } from './tenant-binding.ts';
+export { RUNTIME_ROLE, ACCESS_ROLE, SHARED_SCHEMA, TENANT_SETTING } from './roles.ts';
+export { MigrationFailedError, UnsafeRuntimeRoleError, ProvisioningFailedError } from './errors.ts';
+export { migrateToLatest, migrateTenantTables, pendingTenantMigrations, type MigrationReport } from './migrate.ts';
+export {
+  sessionPlanFor,
+  sharedTenantBinding,
+  type BindingStatement,
+  type BindableTenant,
+  type TenantSessionPlan,
+} from './tenant-binding.ts';
+export { tenantSchemaName, tenantRoleName } from './tenant-names.ts';
+export { TIERS, tierLimits, type Tier, type TierLimits } from './tiers.ts';
 export {
   TenantRegistry,
   type TenantRecord,
@@ -21,11 +29,9 @@ export {
 export { assertSafeRuntimeRole } from './runtime-role.ts';
 export { looksLikeApiKey } from './api-keys.ts';
 export {
-  createTenant,
-  addMember,
-  issueApiKey,
-  setTenantStatus,
+  TenantProvisioner,
   connectAsOwner,
+  type ProvisionerOptions,
   type OwnerDatabase,
   type NewTenant,
   type NewMember,

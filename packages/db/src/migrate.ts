@@ -1,7 +1,7 @@
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type MigrationResult } from 'kysely';
 import pg from 'pg';
 import { controlMigrations, tenantMigrations } from './migrations/index.ts';
-import { RUNTIME_ROLE, SHARED_SCHEMA } from './roles.ts';
+import { ACCESS_ROLE, SHARED_SCHEMA } from './roles.ts';
 import { MigrationFailedError } from './errors.ts';
 
 export interface MigrationReport {
@@ -16,13 +16,30 @@ export interface MigrationReport {
 export async function migrateToLatest(ownerUrl: string): Promise<MigrationReport> {
   const applied: string[] = [];
   applied.push(...(await migrateTarget(ownerUrl, 'control', controlMigrations)));
-  await withOwner(ownerUrl, undefined, async (db) => {
-    await sql`create schema if not exists ${sql.id(SHARED_SCHEMA)}`.execute(db);
-    await sql`revoke all on schema ${sql.id(SHARED_SCHEMA)} from public`.execute(db);
-    await sql`grant usage on schema ${sql.id(SHARED_SCHEMA)} to ${sql.id(RUNTIME_ROLE)}`.execute(db);
-  });
-  applied.push(...(await migrateTarget(ownerUrl, SHARED_SCHEMA, tenantMigrations)));
+  applied.push(...(await migrateTenantTables(ownerUrl, SHARED_SCHEMA, ACCESS_ROLE)));
   return { applied };
+}
+
+/**
+ * Creates (if needed) a schema for tenant tables that only `reader` may use, and brings its tables
+ * up to date: the shared schema, a `schema` tenant's own schema, or the tables inside a `database`
+ * tenant's own database. Returns the migrations it applied.
+ */
+export async function migrateTenantTables(ownerUrl: string, schema: string, reader: string): Promise<string[]> {
+  await withOwner(ownerUrl, undefined, async (db) => {
+    await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+    await sql`revoke all on schema ${sql.id(schema)} from public`.execute(db);
+    await sql`grant usage on schema ${sql.id(schema)} to ${sql.id(reader)}`.execute(db);
+  });
+  return migrateTarget(ownerUrl, schema, tenantMigrations);
+}
+
+/** Names of the tenant migrations not yet applied to `schema`. */
+export async function pendingTenantMigrations(ownerUrl: string, schema: string): Promise<string[]> {
+  return withOwner(ownerUrl, schema, async (db) => {
+    const migrations = await new Migrator({ db, provider: tenantMigrations, migrationTableSchema: schema }).getMigrations();
+    return migrations.filter((migration) => !migration.executedAt).map((migration) => migration.name);
+  });
 }
 
 async function migrateTarget(ownerUrl: string, schema: string, provider: MigrationProvider): Promise<string[]> {

@@ -1,33 +1,49 @@
+import { randomBytes } from 'node:crypto';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { ControlDatabase, MemberRole } from './control-database.ts';
+import type { ControlDatabase, MemberRole, TenantStrategy } from './control-database.ts';
 import type { TenantDatabase } from './tenant-database.ts';
 import { generateApiKey } from './api-keys.ts';
-import { SHARED_SCHEMA, TENANT_SETTING } from './roles.ts';
+import { ProvisioningFailedError } from './errors.ts';
+import { migrateTenantTables } from './migrate.ts';
+import { ACCESS_ROLE, RUNTIME_ROLE, SHARED_SCHEMA, TENANT_SETTING } from './roles.ts';
+import { tenantRoleName, tenantSchemaName } from './tenant-names.ts';
 
-/** The owner's view of one database: the control plane plus the shared tenant tables. */
+/** The owner's view of the main database: the control plane plus the shared tenant tables. */
 export type OwnerDatabase = ControlDatabase & {
   [Table in keyof TenantDatabase as `${typeof SHARED_SCHEMA}.${Table}`]: TenantDatabase[Table];
 };
 
+export interface ProvisionerOptions {
+  /** The owner login on the main database (control plane, shared and schema tenants). */
+  ownerUrl: string;
+  /**
+   * Postgres hosts for `database` tenants, by name: an owner login (CREATEDB, CREATEROLE) on any
+   * database of that server. `main` defaults to the server of `ownerUrl`.
+   */
+  hosts?: Record<string, string>;
+}
+
 export interface NewTenant {
   slug: string;
   name: string;
+  /** @default 'shared' */
+  strategy?: TenantStrategy;
+  /** The `role` option: run the tenant's transactions as its own role (implied by `schema`). */
+  ownRole?: boolean;
+  /** Host of a `database` tenant, by name. @default 'main' */
+  host?: string;
+  /** @default 'free' */
+  tier?: string;
 }
 
 export interface ProvisionedTenant {
   id: string;
   slug: string;
   name: string;
-}
-
-/** Registers a `shared` tenant. Runs as the owner role. */
-export async function createTenant(owner: Kysely<OwnerDatabase>, tenant: NewTenant): Promise<ProvisionedTenant> {
-  return owner
-    .insertInto('control.tenants')
-    .values({ slug: tenant.slug, name: tenant.name })
-    .returning(['id', 'slug', 'name'])
-    .executeTakeFirstOrThrow();
+  strategy: TenantStrategy;
+  ownRole: boolean;
+  tier: string;
 }
 
 export interface NewMember {
@@ -37,72 +53,232 @@ export interface NewMember {
 }
 
 /**
- * Makes a user (created on first use, matched by e-mail) a member of a tenant and projects the
- * user's profile into the tenant's own tables, where resolvers read it under the tenant's binding.
+ * Creates tenants with every part their strategy needs, and writes into them as the owner. Every
+ * step can run again: a tenant whose provisioning failed half way is marked `failed` and
+ * `createTenant` with the same slug resumes it, so no tenant ever half exists unnoticed.
  */
-export async function addMember(
-  owner: Kysely<OwnerDatabase>,
-  tenantId: string,
-  member: NewMember,
-): Promise<{ userId: string }> {
-  return owner.transaction().execute(async (trx) => {
-    const existing = await trx
+export class TenantProvisioner {
+  readonly owner: Kysely<OwnerDatabase>;
+  readonly #options: ProvisionerOptions;
+  readonly #stores = new Map<string, Kysely<TenantDatabase>>();
+  readonly #databaseOwners: Kysely<unknown>[] = [];
+
+  constructor(options: ProvisionerOptions) {
+    this.#options = options;
+    this.owner = connect<OwnerDatabase>(options.ownerUrl, 4);
+  }
+
+  async createTenant(tenant: NewTenant): Promise<ProvisionedTenant> {
+    const strategy = tenant.strategy ?? 'shared';
+    const host = tenant.host ?? 'main';
+    if (strategy === 'database') this.#hostUrl(host);
+    const existing = await this.owner
+      .selectFrom('control.tenants')
+      .select(['id', 'status', 'strategy'])
+      .where('slug', '=', tenant.slug)
+      .executeTakeFirst();
+    if (existing && existing.status !== 'failed' && existing.status !== 'provisioning') {
+      throw new ProvisioningFailedError(tenant.slug, `a tenant with slug "${tenant.slug}" already exists`);
+    }
+    const row =
+      existing ??
+      (await this.owner
+        .insertInto('control.tenants')
+        .values({
+          slug: tenant.slug,
+          name: tenant.name,
+          strategy,
+          own_role: strategy === 'schema' || (tenant.ownRole ?? false),
+          host,
+          tier: tenant.tier ?? 'free',
+          status: 'provisioning',
+        })
+        .returning(['id', 'status', 'strategy'])
+        .executeTakeFirstOrThrow());
+    try {
+      await this.#provision(row.id);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await this.owner
+        .updateTable('control.tenants')
+        .set({ status: 'failed', provisioning_error: message })
+        .where('id', '=', row.id)
+        .execute();
+      throw new ProvisioningFailedError(tenant.slug, message, error);
+    }
+    return this.#tenant(row.id);
+  }
+
+  /** Makes a user (created on first use, matched by e-mail) a member, with a profile in the tenant's tables. */
+  async addMember(tenant: ProvisionedTenant, member: NewMember): Promise<{ userId: string }> {
+    const existing = await this.owner
       .selectFrom('control.users')
       .select('id')
       .where(sql<string>`lower(email)`, '=', member.email.toLowerCase())
       .executeTakeFirst();
     const user =
       existing ??
-      (await trx
+      (await this.owner
         .insertInto('control.users')
         .values({ email: member.email, name: member.name })
         .returning('id')
         .executeTakeFirstOrThrow());
-    await trx
+    await this.owner
       .insertInto('control.memberships')
-      .values({ tenant_id: tenantId, user_id: user.id, role: member.role })
+      .values({ tenant_id: tenant.id, user_id: user.id, role: member.role })
+      .onConflict((conflict) => conflict.columns(['tenant_id', 'user_id']).doUpdateSet({ role: member.role }))
       .execute();
-    await bindTenant(trx, tenantId);
-    await trx
-      .insertInto(`${SHARED_SCHEMA}.users`)
-      .values({ tenant_id: tenantId, id: user.id, email: member.email, name: member.name })
-      .execute();
+    await this.writeAs(tenant, (db) =>
+      db
+        .insertInto('users')
+        .values({ tenant_id: tenant.id, id: user.id, email: member.email, name: member.name })
+        .onConflict((conflict) => conflict.columns(['tenant_id', 'id']).doNothing())
+        .execute(),
+    );
     return { userId: user.id };
-  });
+  }
+
+  /** Issues an API key for a member; the key is returned once and only its hash is kept. */
+  async issueApiKey(grant: { tenantId: string; userId: string; role: MemberRole }): Promise<string> {
+    const { key, prefix, hash } = generateApiKey();
+    await this.owner
+      .insertInto('control.api_keys')
+      .values({ tenant_id: grant.tenantId, user_id: grant.userId, role: grant.role, prefix, key_hash: hash })
+      .execute();
+    return key;
+  }
+
+  async setStatus(tenantId: string, status: 'active' | 'suspended'): Promise<void> {
+    await this.owner.updateTable('control.tenants').set({ status }).where('id', '=', tenantId).execute();
+  }
+
+  /**
+   * Runs `work` as the owner on the tenant's own tables, in a transaction bound to the tenant: the
+   * tables force RLS on their owner too, so the owner writes a tenant's rows exactly as a request does.
+   */
+  async writeAs<T>(tenant: { id: string; slug: string; strategy: TenantStrategy }, work: (db: Kysely<TenantDatabase>) => Promise<T>): Promise<T> {
+    const store = await this.#store(tenant);
+    return store.transaction().execute(async (trx) => {
+      await sql`select set_config(${TENANT_SETTING}, ${tenant.id}, true)`.execute(trx);
+      return work(trx);
+    });
+  }
+
+  async close(): Promise<void> {
+    // Stores are views (withSchema) of these connections; closing the connections closes them.
+    await Promise.all(this.#databaseOwners.map((db) => db.destroy()));
+    await this.owner.destroy();
+  }
+
+  async #provision(tenantId: string): Promise<void> {
+    const tenant = await this.#tenant(tenantId);
+    const role = tenantRoleName(tenant.id);
+    if (tenant.ownRole) {
+      await ensureRole(this.owner, role, { login: false });
+      await sql`grant ${sql.id(ACCESS_ROLE)} to ${sql.id(role)}`.execute(this.owner);
+      // The runtime login may switch to the role, but does not hold its privileges outside that switch.
+      await sql`grant ${sql.id(role)} to ${sql.id(RUNTIME_ROLE)} with inherit false, set true`.execute(this.owner);
+    }
+    if (tenant.strategy === 'schema') {
+      await migrateTenantTables(this.#options.ownerUrl, tenantSchemaName(tenant.slug), role);
+    }
+    if (tenant.strategy === 'database') await this.#provisionDatabase(tenant, role);
+    await this.owner
+      .updateTable('control.tenants')
+      .set({ status: 'active', provisioning_error: null })
+      .where('id', '=', tenant.id)
+      .where('status', 'in', ['provisioning', 'failed'])
+      .execute();
+  }
+
+  async #provisionDatabase(tenant: ProvisionedTenant, login: string): Promise<void> {
+    const { host } = await this.owner.selectFrom('control.tenants').select('host').where('id', '=', tenant.id).executeTakeFirstOrThrow();
+    const hostUrl = this.#hostUrl(host);
+    const hostOwner = connect<unknown>(hostUrl, 1);
+    const saved = await this.owner
+      .selectFrom('control.tenant_databases')
+      .select(['password'])
+      .where('tenant_id', '=', tenant.id)
+      .executeTakeFirst();
+    const password = saved?.password ?? randomBytes(24).toString('base64url');
+    const databaseUrl = withDatabase(hostUrl, login);
+    try {
+      for (const group of [ACCESS_ROLE]) await ensureRole(hostOwner, group, { login: false });
+      await ensureRole(hostOwner, login, { login: true, password });
+      await sql`grant ${sql.id(ACCESS_ROLE)} to ${sql.id(login)}`.execute(hostOwner);
+      const { rows } = await sql`select 1 from pg_database where datname = ${login}`.execute(hostOwner);
+      if (rows.length === 0) await sql`create database ${sql.id(login)}`.execute(hostOwner);
+      await sql`revoke all on database ${sql.id(login)} from public`.execute(hostOwner);
+      await sql`grant connect on database ${sql.id(login)} to ${sql.id(login)}`.execute(hostOwner);
+    } finally {
+      await hostOwner.destroy();
+    }
+    await migrateTenantTables(databaseUrl, SHARED_SCHEMA, ACCESS_ROLE);
+    const runtimeUrl = new URL(databaseUrl);
+    runtimeUrl.username = login;
+    runtimeUrl.password = password;
+    await this.owner
+      .insertInto('control.tenant_databases')
+      .values({ tenant_id: tenant.id, database_name: login, login, password, connection_url: runtimeUrl.toString() })
+      .onConflict((conflict) => conflict.column('tenant_id').doUpdateSet({ connection_url: runtimeUrl.toString(), password }))
+      .execute();
+  }
+
+  async #tenant(tenantId: string): Promise<ProvisionedTenant> {
+    const row = await this.owner
+      .selectFrom('control.tenants')
+      .select(['id', 'slug', 'name', 'strategy', 'own_role', 'tier'])
+      .where('id', '=', tenantId)
+      .executeTakeFirstOrThrow();
+    return { id: row.id, slug: row.slug, name: row.name, strategy: row.strategy, ownRole: row.own_role, tier: row.tier };
+  }
+
+  async #store(tenant: { id: string; slug: string; strategy: TenantStrategy }): Promise<Kysely<TenantDatabase>> {
+    const key = tenant.strategy === 'database' ? tenant.id : tenant.strategy === 'schema' ? tenant.slug : '@shared';
+    let store = this.#stores.get(key);
+    if (store) return store;
+    if (tenant.strategy === 'database') {
+      const { host } = await this.owner.selectFrom('control.tenants').select('host').where('id', '=', tenant.id).executeTakeFirstOrThrow();
+      const ownerOfDatabase = connect<TenantDatabase>(withDatabase(this.#hostUrl(host), tenantRoleName(tenant.id)), 2);
+      this.#databaseOwners.push(ownerOfDatabase as Kysely<unknown>);
+      store = ownerOfDatabase.withSchema(SHARED_SCHEMA);
+    } else {
+      const schema = tenant.strategy === 'schema' ? tenantSchemaName(tenant.slug) : SHARED_SCHEMA;
+      store = (this.owner as unknown as Kysely<TenantDatabase>).withSchema(schema);
+    }
+    this.#stores.set(key, store);
+    return store;
+  }
+
+  #hostUrl(host: string): string {
+    const url = this.#options.hosts?.[host] ?? (host === 'main' ? this.#options.ownerUrl : undefined);
+    if (!url) {
+      const known = ['main', ...Object.keys(this.#options.hosts ?? {})].join(', ');
+      throw new ProvisioningFailedError(host, `no Postgres host named "${host}" (known: ${known})`);
+    }
+    return url;
+  }
 }
 
-/** Issues an API key for a member; the key is returned once and only its hash is kept. */
-export async function issueApiKey(
-  owner: Kysely<OwnerDatabase>,
-  grant: { tenantId: string; userId: string; role: MemberRole },
-): Promise<string> {
-  const { key, prefix, hash } = generateApiKey();
-  await owner
-    .insertInto('control.api_keys')
-    .values({ tenant_id: grant.tenantId, user_id: grant.userId, role: grant.role, prefix, key_hash: hash })
-    .execute();
-  return key;
-}
-
-export async function setTenantStatus(
-  owner: Kysely<OwnerDatabase>,
-  tenantId: string,
-  status: 'active' | 'suspended',
-): Promise<void> {
-  await owner.updateTable('control.tenants').set({ status }).where('id', '=', tenantId).execute();
-}
-
-/**
- * Tenant tables force RLS on their owner too, so the owner writes a tenant's rows only inside a
- * transaction bound to that tenant, exactly as a request does.
- */
-export async function bindTenant(trx: Kysely<OwnerDatabase>, tenantId: string): Promise<void> {
-  await sql`select set_config(${TENANT_SETTING}, ${tenantId}, true)`.execute(trx);
-}
-
-/** A connection as the owner role, for provisioning and seeding; close it with `destroy()`. */
+/** A connection as the owner role; close it with `destroy()`. */
 export function connectAsOwner(ownerUrl: string, maxConnections = 4): Kysely<OwnerDatabase> {
-  return new Kysely<OwnerDatabase>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: ownerUrl, max: maxConnections }) }),
-  });
+  return connect<OwnerDatabase>(ownerUrl, maxConnections);
+}
+
+function connect<DB>(url: string, max: number): Kysely<DB> {
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max }) }) });
+}
+
+function withDatabase(url: string, database: string): string {
+  const target = new URL(url);
+  target.pathname = `/${database}`;
+  return target.toString();
+}
+
+async function ensureRole(db: Kysely<any>, role: string, options: { login: boolean; password?: string }): Promise<void> {
+  const { rows } = await sql`select 1 from pg_roles where rolname = ${role}`.execute(db);
+  const verb = rows.length === 0 ? sql.raw('create') : sql.raw('alter');
+  const login = options.login ? sql.raw('login') : sql.raw('nologin');
+  const password = options.password ? sql`password ${sql.lit(options.password)}` : sql``;
+  await sql`${verb} role ${sql.id(role)} ${login} ${password}`.execute(db);
 }

@@ -5,6 +5,14 @@
  */
 export const RUNTIME_ROLE = 'tenant_app_runtime';
 
+/**
+ * The group role that holds the privileges on tenant tables. The runtime role is a member; so is
+ * every tenant's own role, which reaches only its own schema (the only schema it has USAGE on).
+ * Grants cannot go to the runtime role itself: it is a member of every tenant role, and Postgres
+ * forbids the circle.
+ */
+export const ACCESS_ROLE = 'tenant_app_access';
+
 /** The schema that holds the tables of every `shared` tenant. */
 export const SHARED_SCHEMA = 'app';
 

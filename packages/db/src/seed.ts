@@ -1,7 +1,5 @@
-import type { Kysely } from 'kysely';
 import type { MemberRole } from './control-database.ts';
-import { addMember, bindTenant, createTenant, issueApiKey, type OwnerDatabase } from './provisioning.ts';
-import { SHARED_SCHEMA } from './roles.ts';
+import type { NewTenant, ProvisionedTenant, TenantProvisioner } from './provisioning.ts';
 
 export interface TenantFixtureShape {
   projects: number;
@@ -16,17 +14,17 @@ const statuses = ['TODO', 'IN_PROGRESS', 'DONE'] as const;
  * and written round-robin by the given users. Used by the demo seed, the tests and the benchmarks.
  */
 export async function seedTenantData(
-  owner: Kysely<OwnerDatabase>,
-  tenant: { id: string; slug: string },
+  provisioner: TenantProvisioner,
+  tenant: ProvisionedTenant,
   userIds: readonly string[],
   shape: TenantFixtureShape,
   projectNames: readonly string[] = [],
 ): Promise<void> {
   const pick = (index: number) => userIds[index % userIds.length]!;
-  await owner.transaction().execute(async (trx) => {
-    await bindTenant(trx, tenant.id);
-    const projects = await trx
-      .insertInto(`${SHARED_SCHEMA}.projects`)
+  if (shape.projects === 0) return;
+  await provisioner.writeAs(tenant, async (db) => {
+    const projects = await db
+      .insertInto('projects')
       .values(
         Array.from({ length: shape.projects }, (_, p) => ({
           tenant_id: tenant.id,
@@ -36,8 +34,8 @@ export async function seedTenantData(
       .returning('id')
       .execute();
     if (shape.tasksPerProject === 0) return;
-    const tasks = await trx
-      .insertInto(`${SHARED_SCHEMA}.tasks`)
+    const tasks = await db
+      .insertInto('tasks')
       .values(
         projects.flatMap((project, p) =>
           Array.from({ length: shape.tasksPerProject }, (_, t) => ({
@@ -52,8 +50,8 @@ export async function seedTenantData(
       .returning('id')
       .execute();
     if (shape.commentsPerTask === 0) return;
-    await trx
-      .insertInto(`${SHARED_SCHEMA}.comments`)
+    await db
+      .insertInto('comments')
       .values(
         tasks.flatMap((task, t) =>
           Array.from({ length: shape.commentsPerTask }, (_, c) => ({
@@ -72,22 +70,23 @@ export interface DemoCredential {
   tenantId: string;
   slug: string;
   name: string;
+  strategy: string;
   email: string;
   role: MemberRole;
   apiKey: string;
 }
 
-interface DemoTenant {
-  slug: string;
-  name: string;
+interface DemoTenant extends NewTenant {
   members: { email: string; name: string; role: MemberRole }[];
   projects: string[];
 }
 
+/** One demo tenant per isolation strategy, and one for the `role` option. */
 const demoTenants: DemoTenant[] = [
   {
     slug: 'acme',
     name: 'Acme Corporation',
+    strategy: 'shared',
     members: [
       { email: 'wile@acme.test', name: 'Wile E. Coyote', role: 'admin' },
       { email: 'road@acme.test', name: 'Road Runner', role: 'member' },
@@ -98,24 +97,49 @@ const demoTenants: DemoTenant[] = [
   {
     slug: 'globex',
     name: 'Globex Corporation',
+    strategy: 'schema',
+    tier: 'standard',
     members: [
       { email: 'hank@globex.test', name: 'Hank Scorpio', role: 'admin' },
       { email: 'homer@globex.test', name: 'Homer Simpson', role: 'member' },
     ],
     projects: ['Doomsday device', 'Hammock district'],
   },
+  {
+    slug: 'initech',
+    name: 'Initech',
+    strategy: 'database',
+    tier: 'enterprise',
+    members: [
+      { email: 'bill@initech.test', name: 'Bill Lumbergh', role: 'admin' },
+      { email: 'peter@initech.test', name: 'Peter Gibbons', role: 'member' },
+    ],
+    projects: ['TPS reports', 'Y2K patch'],
+  },
+  {
+    slug: 'umbrella',
+    name: 'Umbrella Corporation',
+    strategy: 'shared',
+    ownRole: true,
+    members: [{ email: 'albert@umbrella.test', name: 'Albert Wesker', role: 'admin' }],
+    projects: ['Hive maintenance'],
+  },
 ];
 
 /** Creates the demo tenants with their members and data, unless they exist. */
-export async function seedDemoTenants(owner: Kysely<OwnerDatabase>): Promise<void> {
+export async function seedDemoTenants(provisioner: TenantProvisioner): Promise<void> {
   for (const demo of demoTenants) {
-    const existing = await owner.selectFrom('control.tenants').select('id').where('slug', '=', demo.slug).executeTakeFirst();
-    if (existing) continue;
-    const tenant = await createTenant(owner, demo);
+    const existing = await provisioner.owner
+      .selectFrom('control.tenants')
+      .select('status')
+      .where('slug', '=', demo.slug)
+      .executeTakeFirst();
+    if (existing?.status === 'active' || existing?.status === 'suspended') continue;
+    const tenant = await provisioner.createTenant(demo);
     const userIds: string[] = [];
-    for (const member of demo.members) userIds.push((await addMember(owner, tenant.id, member)).userId);
+    for (const member of demo.members) userIds.push((await provisioner.addMember(tenant, member)).userId);
     await seedTenantData(
-      owner,
+      provisioner,
       tenant,
       userIds,
       { projects: demo.projects.length, tasksPerProject: 4, commentsPerTask: 2 },
@@ -128,20 +152,28 @@ export async function seedDemoTenants(owner: Kysely<OwnerDatabase>): Promise<voi
  * Issues a fresh API key for the admin of each demo tenant. Keys exist nowhere else in clear, so
  * the caller keeps them (npm start writes them under the data folder and prints curl lines).
  */
-export async function issueDemoKeys(owner: Kysely<OwnerDatabase>): Promise<DemoCredential[]> {
+export async function issueDemoKeys(provisioner: TenantProvisioner): Promise<DemoCredential[]> {
   const credentials: DemoCredential[] = [];
   for (const demo of demoTenants) {
     const admin = demo.members[0]!;
-    const row = await owner
+    const row = await provisioner.owner
       .selectFrom('control.tenants as t')
       .innerJoin('control.memberships as m', 'm.tenant_id', 't.id')
       .innerJoin('control.users as u', 'u.id', 'm.user_id')
-      .select(['t.id as tenantId', 't.name', 'u.id as userId'])
+      .select(['t.id as tenantId', 't.name', 't.strategy', 't.own_role', 'u.id as userId'])
       .where('t.slug', '=', demo.slug)
       .where('u.email', '=', admin.email)
       .executeTakeFirstOrThrow();
-    const apiKey = await issueApiKey(owner, { tenantId: row.tenantId, userId: row.userId, role: admin.role });
-    credentials.push({ tenantId: row.tenantId, slug: demo.slug, name: row.name, email: admin.email, role: admin.role, apiKey });
+    const apiKey = await provisioner.issueApiKey({ tenantId: row.tenantId, userId: row.userId, role: admin.role });
+    credentials.push({
+      tenantId: row.tenantId,
+      slug: demo.slug,
+      name: row.name,
+      strategy: row.own_role && row.strategy === 'shared' ? 'shared + own role' : row.strategy,
+      email: admin.email,
+      role: admin.role,
+      apiKey,
+    });
   }
   return credentials;
 }

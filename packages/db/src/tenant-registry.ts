@@ -10,6 +10,9 @@ export interface TenantRecord {
   status: TenantStatus;
   strategy: TenantStrategy;
   tier: string;
+  ownRole: boolean;
+  /** A `database` tenant's own database, as its own login. */
+  databaseUrl: string | null;
 }
 
 export interface Principal {
@@ -39,6 +42,8 @@ interface ResolveRow {
   tenant_status: TenantStatus;
   tenant_strategy: TenantStrategy;
   tenant_tier: string;
+  tenant_own_role: boolean;
+  tenant_database_url: string | null;
   key_tenant_id: string | null;
   user_id: string | null;
   role: MemberRole | null;
@@ -92,7 +97,11 @@ export class TenantRegistry {
       status: row.tenant_status,
       strategy: row.tenant_strategy,
       tier: row.tenant_tier,
+      ownRole: row.tenant_own_role,
+      databaseUrl: row.tenant_database_url,
     };
+    // A tenant still being provisioned, or whose provisioning failed, is not there yet.
+    if (tenant.status === 'provisioning' || tenant.status === 'failed') return { outcome: 'tenant-not-found' };
     if (tenant.status !== 'active') return { outcome: 'suspended', tenant };
     return { outcome: 'ok', tenant, principal: { userId: row.user_id, role: row.role } };
   }

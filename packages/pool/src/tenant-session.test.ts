@@ -2,8 +2,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sql } from 'kysely';
 import pg from 'pg';
 import {
-  addMember,
-  createTenant,
   seedTenantData,
   sharedTenantBinding,
   SHARED_SCHEMA,
@@ -33,9 +31,9 @@ function open(pools: PoolManager, tenant: 'acme' | 'globex') {
 beforeAll(async () => {
   database = await createTestDatabase();
   for (const slug of ['acme', 'globex'] as const) {
-    const tenant = await createTenant(database.owner, { slug, name: slug });
-    const { userId } = await addMember(database.owner, tenant.id, { email: `a@${slug}.test`, name: 'A', role: 'admin' });
-    await seedTenantData(database.owner, tenant, [userId], { projects: slug === 'acme' ? 3 : 2, tasksPerProject: 1, commentsPerTask: 0 });
+    const tenant = await database.provisioner.createTenant({ slug, name: slug });
+    const { userId } = await database.provisioner.addMember(tenant, { email: `a@${slug}.test`, name: 'A', role: 'admin' });
+    await seedTenantData(database.provisioner, tenant, [userId], { projects: slug === 'acme' ? 3 : 2, tasksPerProject: 1, commentsPerTask: 0 });
     tenants[slug] = { id: tenant.id, userId };
   }
 });

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as controlPlane from './control/2026-11-28T09-00_control-plane.ts';
+import * as tenantStrategies from './control/2026-11-28T10-00_tenant-strategies.ts';
 import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
 
 /**
@@ -12,6 +13,7 @@ function staticProvider(migrations: Record<string, Migration>): MigrationProvide
 
 export const controlMigrations = staticProvider({
   '2026-11-28T09-00_control-plane': controlPlane,
+  '2026-11-28T10-00_tenant-strategies': tenantStrategies,
 });
 
 export const tenantMigrations = staticProvider({

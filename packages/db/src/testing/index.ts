@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { inject } from 'vitest';
 import { cloneDatabase, databaseUrl, localDatabaseUrls } from '../local-database.ts';
-import { connectAsOwner, type OwnerDatabase } from '../provisioning.ts';
+import { TenantProvisioner, type OwnerDatabase } from '../provisioning.ts';
 import { TEMPLATE_DATABASE } from './provided-context.ts';
 
 
@@ -11,9 +11,11 @@ export interface TestDatabase {
   superuserUrl: string;
   ownerUrl: string;
   runtimeUrl: string;
-  /** The owner's connection, for provisioning fixtures. */
+  /** Creates tenants of every strategy and writes fixtures into them, as the owner. */
+  provisioner: TenantProvisioner;
+  /** The owner's connection to the main database. */
   owner: Kysely<OwnerDatabase>;
-  /** Closes the owner connection; the database goes with the test cluster. */
+  /** Closes the owner connections; the databases go with the test cluster. */
   close(): Promise<void>;
 }
 
@@ -23,14 +25,15 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `test_${randomBytes(6).toString('hex')}`;
   await cloneDatabase(superuserUrl, TEMPLATE_DATABASE, name);
   const { ownerUrl, runtimeUrl } = localDatabaseUrls(superuserUrl, name);
-  const owner = connectAsOwner(ownerUrl);
+  const provisioner = new TenantProvisioner({ ownerUrl });
   return {
     name,
     superuserUrl: databaseUrl(superuserUrl, name),
     ownerUrl,
     runtimeUrl,
-    owner,
-    close: () => owner.destroy(),
+    provisioner,
+    owner: provisioner.owner,
+    close: () => provisioner.close(),
   };
 }
 

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { RUNTIME_ROLE } from '../../roles.ts';
+import { ACCESS_ROLE, RUNTIME_ROLE } from '../../roles.ts';
 
 /**
  * The control plane. The runtime role reads it only through SECURITY DEFINER functions, so a
@@ -11,7 +11,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
           if not exists (select from pg_roles where rolname = ${sql.lit(RUNTIME_ROLE)}) then
             create role ${sql.id(RUNTIME_ROLE)} nologin;
           end if;
+          if not exists (select from pg_roles where rolname = ${sql.lit(ACCESS_ROLE)}) then
+            create role ${sql.id(ACCESS_ROLE)} nologin;
+          end if;
         end $$`,
+    sql`grant ${sql.id(ACCESS_ROLE)} to ${sql.id(RUNTIME_ROLE)}`,
     sql`create schema if not exists control`,
     sql`revoke all on schema control from public`,
     sql`create table control.tenants (

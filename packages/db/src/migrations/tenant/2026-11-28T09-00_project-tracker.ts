@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { RUNTIME_ROLE, TENANT_SETTING } from '../../roles.ts';
+import { ACCESS_ROLE, TENANT_SETTING } from '../../roles.ts';
 
 const tenantTables = ['users', 'projects', 'tasks', 'comments'] as const;
 
@@ -9,7 +9,7 @@ const tenantTables = ['users', 'projects', 'tasks', 'comments'] as const;
  * database.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  const runtime = sql.id(RUNTIME_ROLE);
+  const access = sql.id(ACCESS_ROLE);
   // The sub-select makes Postgres evaluate the setting once per statement, not once per row;
   // `nullif` maps the '' that a used-then-ended setting leaves behind to NULL, so it matches nothing.
   const currentTenant = sql`(select nullif(current_setting(${sql.lit(TENANT_SETTING)}, true), '')::uuid)`;
@@ -70,17 +70,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
             with check (tenant_id = ${currentTenant})`,
     );
   }
-  // Grants come after the policies and name their columns: the runtime role can write only what a
-  // resolver needs, and can never change a row's tenant_id or id.
+  // Grants come after the policies and name their columns: requests can write only what a resolver
+  // needs, and can never change a row's tenant_id or id.
   statements.push(
-    sql`grant select on users to ${runtime}`,
-    sql`grant select, delete on projects to ${runtime}`,
-    sql`grant insert (tenant_id, name), update (name) on projects to ${runtime}`,
-    sql`grant select, delete on tasks to ${runtime}`,
+    sql`grant select on users to ${access}`,
+    sql`grant select, delete on projects to ${access}`,
+    sql`grant insert (tenant_id, name), update (name) on projects to ${access}`,
+    sql`grant select, delete on tasks to ${access}`,
     sql`grant insert (tenant_id, project_id, title, status, assignee_id),
-          update (title, status, assignee_id, updated_at) on tasks to ${runtime}`,
-    sql`grant select, delete on comments to ${runtime}`,
-    sql`grant insert (tenant_id, task_id, author_id, body) on comments to ${runtime}`,
+          update (title, status, assignee_id, updated_at) on tasks to ${access}`,
+    sql`grant select, delete on comments to ${access}`,
+    sql`grant insert (tenant_id, task_id, author_id, body) on comments to ${access}`,
   );
   for (const statement of statements) await statement.execute(db);
 }
