@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { sessionPlanFor, type TenantDatabase, type TenantRegistry } from '@tenant-app/db';
 import type { GraphQLContext } from '@tenant-app/graphql';
@@ -30,7 +31,10 @@ export async function createApiContext(request: Request, deps: ContextDependenci
     const clientError = toClientError(error);
     if (clientError) throw clientError;
     log.error({ err: error }, 'resolving the tenant failed');
-    throw error;
+    // Built here rather than by the server's masking, so that it carries the request id to report.
+    throw new GraphQLError('Unexpected error.', {
+      extensions: { code: 'INTERNAL_SERVER_ERROR', requestId, http: { status: 500 } },
+    });
   }
   const { tenant, principal } = identity;
   const bound = deps.pools.openSession<TenantDatabase>(sessionPlanFor(tenant));

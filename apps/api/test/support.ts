@@ -5,6 +5,7 @@ import {
   type NewTenant,
   type TenantFixtureShape,
   type TenantProvisioner,
+  type TenantStrategy,
 } from '@tenant-app/db';
 import { createTestDatabase, startRoundTripProxy, type RoundTripProxy, type TestDatabase } from '@tenant-app/db/testing';
 import { PoolManager, type PoolManagerOptions } from '@tenant-app/pool';
@@ -13,6 +14,7 @@ import { createApi, type Api } from '../src/index.ts';
 export interface TestTenant {
   id: string;
   slug: string;
+  strategy: TenantStrategy;
   adminKey: string;
   memberKey: string;
   adminId: string;
@@ -96,6 +98,7 @@ export async function provisionTenant(
   return {
     id: tenant.id,
     slug,
+    strategy: tenant.strategy,
     adminId: admin.userId,
     memberId: member.userId,
     adminKey: await provisioner.issueApiKey({ tenantId: tenant.id, userId: admin.userId, role: 'admin' }),

@@ -4,6 +4,22 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { GraphQLContext } from './context.ts';
 import { errors } from './errors.ts';
 
+const NODE_TYPES = new Set(['User', 'Project', 'Task', 'Comment']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Ids are checked before any resolver or SQL sees them: a malformed id, or one of a type this API
+ * does not have, is the client's mistake (BAD_USER_INPUT), never a server error that echoes it.
+ */
+function decodeGlobalID(globalID: string): { typename: string; id: string } {
+  const decoded = Buffer.from(globalID, 'base64').toString('utf8');
+  const separator = decoded.indexOf(':');
+  const typename = decoded.slice(0, separator);
+  const id = decoded.slice(separator + 1);
+  if (separator < 0 || !NODE_TYPES.has(typename) || !UUID.test(id)) throw errors.badInput('not an id of this API');
+  return { typename, id: id.toLowerCase() };
+}
+
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   AuthScopes: { member: boolean; admin: boolean };
@@ -18,6 +34,7 @@ export const builder = new SchemaBuilder<{
   relay: {
     cursorType: 'String',
     clientMutationId: 'omit',
+    decodeGlobalID,
   },
 });
 

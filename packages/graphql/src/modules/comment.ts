@@ -2,7 +2,7 @@ import type { CommentRow } from '@tenant-app/db';
 import { builder } from '../builder.ts';
 import { databaseId, pageSize, text } from '../arguments.ts';
 import { errors } from '../errors.ts';
-import { anyId, defineLoader, manyByKey } from '../loaders.ts';
+import { anyId, defineLoader, loadNodes, manyByKey, oneByKey } from '../loaders.ts';
 import { TaskRef, taskById } from './task.ts';
 import { UserRef, userById } from './user.ts';
 
@@ -14,8 +14,13 @@ const commentsOfTask = defineLoader<string, CommentRow[]>(async (db, taskIds) =>
   ),
 );
 
+const commentById = defineLoader<string, CommentRow | null>(async (db, ids) =>
+  oneByKey(ids, await db.selectFrom('comments').selectAll().where('id', '=', anyId(ids)).execute(), (row) => row.id),
+);
+
 const CommentRef = builder.node(builder.objectRef<CommentRow>('Comment'), {
   id: { resolve: (comment) => comment.id },
+  loadMany: (ids, ctx) => loadNodes(commentById(ctx), ids),
   fields: (t) => ({
     body: t.exposeString('body'),
     createdAt: t.string({ resolve: (comment) => comment.created_at.toISOString() }),
