@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import { sessionPlanFor, type TenantDatabase, type TenantRegistry } from '@tenant-app/db';
+import { sessionPlanFor, type TenantDatabase, type TenantRecord, type TenantRegistry } from '@tenant-app/db';
+import type { SessionOptions } from '@tenant-app/pool';
 import type { GraphQLContext } from '@tenant-app/graphql';
 import type { BoundSession, PoolManager } from '@tenant-app/pool';
 import { resolveRequestIdentity } from './request-identity.ts';
@@ -18,6 +19,8 @@ export interface ContextDependencies {
   pools: PoolManager;
   registry: TenantRegistry;
   logger: Logger;
+  /** How a tenant's session is opened; `sessionPlanFor` unless an experiment needs another. */
+  sessionPlan?: (tenant: TenantRecord) => SessionOptions;
 }
 
 /** Builds a request's context: who the tenant and the caller are, and a database bound to them. */
@@ -37,7 +40,7 @@ export async function createApiContext(request: Request, deps: ContextDependenci
     });
   }
   const { tenant, principal } = identity;
-  const bound = deps.pools.openSession<TenantDatabase>(sessionPlanFor(tenant));
+  const bound = deps.pools.openSession<TenantDatabase>((deps.sessionPlan ?? sessionPlanFor)(tenant));
   request.signal?.addEventListener('abort', () => void bound.session.abort(), { once: true });
   return {
     requestId,

@@ -1,6 +1,20 @@
 import { z } from 'zod';
 
 const milliseconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a URL such as postgres://user:password@host:5432/database' });
+
+/** `{"name": "postgres://owner:…@host/db"}`: owner logins of the hosts that hold `database` tenants. */
+const hostMap = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"eu": "postgres://owner:…@eu-db/postgres"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().min(1), postgresUrl));
 
 const schema = z
   .object({
@@ -8,18 +22,27 @@ const schema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(4000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-    DATABASE_RUNTIME_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+    DATABASE_URL: postgresUrl.optional(),
+    DATABASE_RUNTIME_URL: postgresUrl.optional(),
+    DATABASE_HOSTS: hostMap.optional(),
     DATA_DIR: z.string().min(1).default('.data'),
     EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
     SEED_DEMO: z.stringbool().optional(),
     DB_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
+    DB_CONNECTION_BUDGET: z.coerce.number().int().min(1).max(10_000).default(40),
     DB_ACQUIRE_TIMEOUT_MS: milliseconds(5_000),
     DB_STATEMENT_TIMEOUT_MS: milliseconds(30_000),
     TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
     GRAPHIQL: z.stringbool().optional(),
   })
   .superRefine((env, ctx) => {
+    if (env.DB_CONNECTION_BUDGET < env.DB_POOL_MAX) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DB_CONNECTION_BUDGET'],
+        message: `must be at least DB_POOL_MAX (${env.DB_POOL_MAX}): the shared pool counts against it`,
+      });
+    }
     if (env.DATABASE_URL && !env.DATABASE_RUNTIME_URL) {
       ctx.addIssue({
         code: 'custom',
@@ -43,8 +66,9 @@ export function loadEnv(source: NodeJS.ProcessEnv): Readonly<Env> {
   const parsed = schema.safeParse(source);
   if (parsed.success) return Object.freeze(parsed.data);
   const lines = parsed.error.issues.map((issue) => {
-    const variable = issue.path.join('.');
-    return `  ${variable}=${JSON.stringify(source[variable] ?? '')}: ${issue.message}`;
+    const [variable = '', ...inside] = issue.path.map(String);
+    const where = inside.length > 0 ? `${inside.join('.')}: ` : '';
+    return `  ${variable}=${JSON.stringify(source[variable] ?? '')}: ${where}${issue.message}`;
   });
   throw new InvalidEnvironmentError(`invalid environment:\n${lines.join('\n')}`);
 }

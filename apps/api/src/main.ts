@@ -31,6 +31,15 @@ async function main(): Promise<void> {
         `-H 'authorization: Bearer ${credential.apiKey}' -d '${demoQuery}'`,
     );
   }
+  if (running.platformKey) {
+    lines.push(
+      '',
+      '# Platform API (operators: tenants, pool figures)',
+      `curl -s ${running.url.replace(/\/graphql$/, '/platform/graphql')} -H 'content-type: application/json' ` +
+        `-H 'authorization: Bearer ${running.platformKey}' ` +
+        `-d '{"query":"{ tenants { slug strategy tier status } poolStats { hosts { host budget open } } }"}'`,
+    );
+  }
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
   let stopping = false;

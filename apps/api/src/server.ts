@@ -1,18 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import type { Logger } from 'pino';
-import {
-  assertSafeRuntimeRole,
-  migrateToLatest,
-  prepareLocalDatabase,
-  startEmbeddedPostgres,
-  TenantRegistry,
-  type DemoCredential,
-} from '@tenant-app/db';
+import { assertSafeRuntimeRole, TenantProvisioner, TenantRegistry, type DemoCredential } from '@tenant-app/db';
 import { PoolManager } from '@tenant-app/pool';
 import type { Env } from './env.ts';
 import { demoCredentials } from './demo-credentials.ts';
+import { openPostgres } from './postgres.ts';
 import { createApi } from './yoga.ts';
 
 export interface RunningServer {
@@ -20,6 +13,8 @@ export interface RunningServer {
   url: string;
   /** Demo tenants' API keys, when demo data was seeded. */
   credentials: DemoCredential[];
+  /** A key for the platform API, when demo data was seeded. */
+  platformKey: string | undefined;
   /** Where the data lives: "embedded Postgres in <folder>" or the DATABASE_URL host. */
   database: string;
   close(): Promise<void>;
@@ -35,26 +30,17 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.error({ err: error }, 'shutdown step failed'));
   };
   try {
-    let urls: { ownerUrl: string; runtimeUrl: string };
-    let database: string;
-    if (env.DATABASE_URL && env.DATABASE_RUNTIME_URL) {
-      urls = { ownerUrl: env.DATABASE_URL, runtimeUrl: env.DATABASE_RUNTIME_URL };
-      await migrateToLatest(urls.ownerUrl);
-      database = `Postgres at ${new URL(env.DATABASE_URL).host}`;
-    } else {
-      const embedded = await startEmbeddedPostgres({
-        dataDir: path.join(env.DATA_DIR, 'postgres'),
-        port: env.EMBEDDED_POSTGRES_PORT,
-      });
-      cleanups.push(() => embedded.stop());
-      urls = await prepareLocalDatabase(embedded.url(), 'tenant_app');
-      database = `embedded Postgres on port ${embedded.port}, data in ${embedded.dataDir}`;
-    }
-    const credentials = (env.SEED_DEMO ?? !env.DATABASE_URL) ? await demoCredentials(urls.ownerUrl, env.DATA_DIR) : [];
+    const postgres = await openPostgres(env, { migrate: true });
+    cleanups.push(() => postgres.close());
+    const demo = (env.SEED_DEMO ?? !env.DATABASE_URL) ? await demoCredentials(postgres.ownerUrl, env.DATA_DIR) : undefined;
+    const credentials = demo?.tenants ?? [];
+    const provisioner = new TenantProvisioner({ ownerUrl: postgres.ownerUrl, hosts: postgres.hosts });
+    cleanups.push(() => provisioner.close());
 
     const pools = new PoolManager({
-      connectionString: urls.runtimeUrl,
+      connectionString: postgres.runtimeUrl,
       maxConnections: env.DB_POOL_MAX,
+      defaultBudget: env.DB_CONNECTION_BUDGET,
       acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
       onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed; it was discarded'),
@@ -67,6 +53,7 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
       pools,
       registry: new TenantRegistry(pools.unbound(), { ttlMs: env.TENANT_CACHE_TTL_MS }),
       logger,
+      provisioner,
       graphiql:
         (env.GRAPHIQL ?? env.NODE_ENV !== 'production') &&
         (first ? { headers: { 'x-tenant-id': first.slug, authorization: `Bearer ${first.apiKey}` } } : {}),
@@ -85,7 +72,13 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
     );
     const { port } = server.address() as AddressInfo;
     const host = ['127.0.0.1', '0.0.0.0', '::', '::1'].includes(env.HOST) ? 'localhost' : env.HOST;
-    return { url: `http://${host}:${port}/graphql`, credentials, database, close };
+    return {
+      url: `http://${host}:${port}/graphql`,
+      credentials,
+      platformKey: demo?.platformKey,
+      database: postgres.description,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

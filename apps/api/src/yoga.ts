@@ -1,10 +1,11 @@
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { TenantRegistry } from '@tenant-app/db';
+import type { TenantProvisioner, TenantRegistry } from '@tenant-app/db';
 import { tenantSchema } from '@tenant-app/graphql';
 import type { PoolManager } from '@tenant-app/pool';
-import { createApiContext, type ApiContext } from './context.ts';
+import { createApiContext, type ApiContext, type ContextDependencies } from './context.ts';
+import { createPlatformApi, PLATFORM_ENDPOINT } from './platform-api.ts';
 import { toClientError } from './errors.ts';
 import { useTenantTransaction } from './use-tenant-transaction.ts';
 
@@ -14,6 +15,13 @@ export interface ApiOptions {
   logger: Logger;
   /** Serve GraphiQL at /graphql, with these request headers filled in. @default false */
   graphiql?: false | { headers?: Record<string, string> };
+  /** Serve the platform API at /platform/graphql, provisioning as the owner. @default off */
+  provisioner?: TenantProvisioner;
+  /**
+   * How a tenant's session is opened (binding, schema, pool). The benchmark's "tenancy off"
+   * baseline replaces it; a deployment with a strategy of its own could too. @default sessionPlanFor
+   */
+  sessionPlan?: ContextDependencies['sessionPlan'];
 }
 
 export type Api = YogaServerInstance<Record<string, never>, ApiContext>;
@@ -21,6 +29,9 @@ export type Api = YogaServerInstance<Record<string, never>, ApiContext>;
 /** The HTTP handler of the API, without a socket: tests call `api.fetch(...)` directly. */
 export function createApi(options: ApiOptions): Api {
   const { pools, registry, logger } = options;
+  const platform =
+    options.provisioner &&
+    createPlatformApi({ pools, registry, logger, provisioner: options.provisioner, graphiql: Boolean(options.graphiql) });
   return createYoga<Record<string, never>, ApiContext>({
     schema: tenantSchema(),
     graphqlEndpoint: '/graphql',
@@ -30,7 +41,8 @@ export function createApi(options: ApiOptions): Api {
     graphiql: options.graphiql
       ? { title: 'tenant-app', headers: JSON.stringify(options.graphiql.headers ?? {}) }
       : false,
-    context: ({ request }) => createApiContext(request, { pools, registry, logger }),
+    context: ({ request }) =>
+      createApiContext(request, { pools, registry, logger, ...(options.sessionPlan ? { sessionPlan: options.sessionPlan } : {}) }),
     maskedErrors: {
       maskError: (error, message, isDev) => {
         const clientError = toClientError(error);
@@ -42,7 +54,11 @@ export function createApi(options: ApiOptions): Api {
     plugins: [
       useTenantTransaction(),
       {
-        async onRequest({ url, endResponse, fetchAPI }) {
+        async onRequest({ request, url, endResponse, fetchAPI }) {
+          if (platform && url.pathname === PLATFORM_ENDPOINT) {
+            endResponse(await platform.fetch(request));
+            return;
+          }
           if (url.pathname !== '/ready') return;
           try {
             await sql`select 1`.execute(pools.unbound());

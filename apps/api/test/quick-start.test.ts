@@ -39,7 +39,7 @@ async function npmStart(env: Record<string, string>): Promise<{ child: ChildProc
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`npm start did not get ready:\n${output}`)), 60_000);
     const check = () => {
-      if (/curl .*umbrella/.test(output)) {
+      if (/curl .*platform\/graphql/.test(output)) {
         clearTimeout(timer);
         resolve();
       }
@@ -82,13 +82,14 @@ test('npm start serves a demo tenant of every strategy, and the printed curl com
   expect(first.output).toMatch(/# Globex Corporation \(globex, schema\)/);
   expect(first.output).toMatch(/# Initech \(initech, database\)/);
   expect(first.output).toMatch(/# Umbrella Corporation \(umbrella, shared \+ own role\)/);
-  const [acme, globex, initech, umbrella] = await Promise.all(curls.map(run));
+  const [acme, globex, initech, umbrella, platform] = await Promise.all(curls.map(run));
   expect(acme.errors).toBeUndefined();
   expect(acme.data.tenant.name).toBe('Acme Corporation');
   expect(projectNames(acme)).toEqual(['Giant magnet', 'Instant tunnel', 'Rocket skates']);
   expect(projectNames(globex)).toEqual(['Doomsday device', 'Hammock district']);
   expect(projectNames(initech)).toEqual(['TPS reports', 'Y2K patch']);
   expect(projectNames(umbrella)).toEqual(['Hive maintenance']);
+  expect(platform.data.tenants.map((tenant: { slug: string }) => tenant.slug)).toEqual(['acme', 'globex', 'initech', 'umbrella']);
   await stop(first.child);
 
   const second = await npmStart(env);

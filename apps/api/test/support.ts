@@ -41,6 +41,12 @@ export interface TestApi {
     variables?: Record<string, unknown>,
     options?: { apiKey?: string; headers?: Record<string, string>; signal?: AbortSignal },
   ): Promise<GraphQLResponse<Data>>;
+  /** Sends one operation to the platform API with a platform key (or none). */
+  platform<Data = Record<string, any>>(
+    platformKey: string | undefined,
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<GraphQLResponse<Data>>;
   close(): Promise<void>;
 }
 
@@ -56,6 +62,7 @@ export async function createTestApi(
     pools,
     registry: new TenantRegistry(pools.unbound(), { ttlMs: 0 }),
     logger: pino({ level: 'silent' }),
+    provisioner: database.provisioner,
   });
   return {
     api,
@@ -72,6 +79,18 @@ export async function createTestApi(
         },
         body: JSON.stringify({ query, variables }),
         ...(options.signal ? { signal: options.signal } : {}),
+      });
+      const text = await response.text();
+      return { status: response.status, headers: response.headers, body: JSON.parse(text), text };
+    },
+    async platform(platformKey, query, variables) {
+      const response = await api.fetch('http://test/platform/graphql', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(platformKey ? { authorization: `Bearer ${platformKey}` } : {}),
+        },
+        body: JSON.stringify({ query, variables }),
       });
       const text = await response.text();
       return { status: response.status, headers: response.headers, body: JSON.parse(text), text };

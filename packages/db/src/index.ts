@@ -8,8 +8,25 @@ export type {
 } from './tenant-database.ts';
 export type { ControlDatabase, MemberRole, TenantStatus, TenantStrategy } from './control-database.ts';
 export { RUNTIME_ROLE, ACCESS_ROLE, SHARED_SCHEMA, TENANT_SETTING } from './roles.ts';
-export { MigrationFailedError, UnsafeRuntimeRoleError, ProvisioningFailedError } from './errors.ts';
-export { migrateToLatest, migrateTenantTables, pendingTenantMigrations, type MigrationReport } from './migrate.ts';
+export { MigrationFailedError, UnsafeRuntimeRoleError, ProvisioningFailedError, UnknownHostError } from './errors.ts';
+export {
+  migrateToLatest,
+  migrateTenantTables,
+  pendingTenantMigrations,
+  pendingControlMigrations,
+  type MigrationReport,
+} from './migrate.ts';
+export { tenantMigrations } from './migrations/index.ts';
+export {
+  migrateAllTenants,
+  tenantMigrationStatus,
+  type MigrateAllOptions,
+  type MigrateAllReport,
+  type MigrationProgress,
+  type MigrationStatusOptions,
+  type MigrationStatusReport,
+  type TenantMigrationStatus,
+} from './migrate-all.ts';
 export {
   sessionPlanFor,
   sharedTenantBinding,
@@ -17,17 +34,18 @@ export {
   type BindableTenant,
   type TenantSessionPlan,
 } from './tenant-binding.ts';
-export { tenantSchemaName, tenantRoleName } from './tenant-names.ts';
+export { tenantSchemaName, tenantRoleName, TENANT_SLUG_PATTERN } from './tenant-names.ts';
 export { TIERS, tierLimits, type Tier, type TierLimits } from './tiers.ts';
 export {
   TenantRegistry,
   type TenantRecord,
   type Principal,
+  type PlatformPrincipal,
   type RequestResolution,
   type TenantRegistryOptions,
 } from './tenant-registry.ts';
 export { assertSafeRuntimeRole } from './runtime-role.ts';
-export { looksLikeApiKey } from './api-keys.ts';
+export { looksLikeApiKey, hashApiKey } from './api-keys.ts';
 export {
   TenantProvisioner,
   connectAsOwner,
@@ -36,6 +54,7 @@ export {
   type NewTenant,
   type NewMember,
   type ProvisionedTenant,
+  type TenantSummary,
 } from './provisioning.ts';
 export { seedDemoTenants, issueDemoKeys, seedTenantData, type DemoCredential, type TenantFixtureShape } from './seed.ts';
 export {

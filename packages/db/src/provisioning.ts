@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { ControlDatabase, MemberRole, TenantStrategy } from './control-database.ts';
+import type { ControlDatabase, MemberRole, TenantStatus, TenantStrategy } from './control-database.ts';
 import type { TenantDatabase } from './tenant-database.ts';
 import { generateApiKey } from './api-keys.ts';
-import { ProvisioningFailedError } from './errors.ts';
+import { ProvisioningFailedError, UnknownHostError } from './errors.ts';
 import { migrateTenantTables } from './migrate.ts';
 import { ACCESS_ROLE, RUNTIME_ROLE, SHARED_SCHEMA, TENANT_SETTING } from './roles.ts';
 import { tenantRoleName, tenantSchemaName } from './tenant-names.ts';
@@ -46,6 +46,17 @@ export interface ProvisionedTenant {
   tier: string;
 }
 
+/** A tenant as the control plane lists it. */
+export interface TenantSummary extends ProvisionedTenant {
+  status: TenantStatus;
+  /** Host of a `database` tenant, by name in the host map. */
+  host: string;
+  /** When a migration run last found or left the tenant's own tables up to date. */
+  migratedAt: Date | null;
+  /** Why the last migration run failed for this tenant, until a run succeeds. */
+  migrationError: string | null;
+}
+
 export interface NewMember {
   email: string;
   name: string;
@@ -61,7 +72,8 @@ export class TenantProvisioner {
   readonly owner: Kysely<OwnerDatabase>;
   readonly #options: ProvisionerOptions;
   readonly #stores = new Map<string, Kysely<TenantDatabase>>();
-  readonly #databaseOwners: Kysely<unknown>[] = [];
+  /** Owner connections to `database` tenants' databases, by tenant id. */
+  readonly #databaseOwners = new Map<string, Kysely<unknown>>();
 
   constructor(options: ProvisionerOptions) {
     this.#options = options;
@@ -148,6 +160,69 @@ export class TenantProvisioner {
     return key;
   }
 
+  /** Issues a key for a platform operator (scope `platform`); returned once, kept as a hash. */
+  async issuePlatformKey(name: string): Promise<string> {
+    const { key, prefix, hash } = generateApiKey();
+    await this.owner.insertInto('control.platform_keys').values({ name, prefix, key_hash: hash }).execute();
+    return key;
+  }
+
+  /** Every tenant, by slug. */
+  async listTenants(): Promise<TenantSummary[]> {
+    return this.#summaries().orderBy('slug').execute();
+  }
+
+  async findTenant(slug: string): Promise<TenantSummary | undefined> {
+    return this.#summaries().where('slug', '=', slug).executeTakeFirst();
+  }
+
+  /**
+   * Removes a tenant and every part of it: its rows in the shared tables, its schema, its database
+   * and login, its own role, and its control-plane rows (members, keys). Users stay: they may
+   * belong to other tenants. The control-plane row goes last, so a deletion that failed half way
+   * is finished by deleting again. Returns false when there was no such tenant.
+   */
+  async deleteTenant(slug: string): Promise<boolean> {
+    const tenant = await this.findTenant(slug);
+    if (!tenant) return false;
+    // Requests stop being served (within the registry's cache TTL) before the parts go.
+    await this.owner
+      .updateTable('control.tenants')
+      .set({ status: 'suspended' })
+      .where('id', '=', tenant.id)
+      .where('status', '=', 'active')
+      .execute();
+    const role = tenantRoleName(tenant.id);
+    if (tenant.strategy === 'shared') {
+      await this.writeAs(tenant, async (db) => {
+        // Tasks and comments go with their projects (on delete cascade).
+        await db.deleteFrom('projects').where('tenant_id', '=', tenant.id).execute();
+        await db.deleteFrom('users').where('tenant_id', '=', tenant.id).execute();
+      });
+    }
+    if (tenant.strategy === 'schema') {
+      await sql`drop schema if exists ${sql.id(tenantSchemaName(tenant.slug))} cascade`.execute(this.owner);
+    }
+    if (tenant.strategy === 'database') {
+      await this.#forgetStore(tenant);
+      const hostOwner = connect<unknown>(this.#hostUrl(tenant.host), 1);
+      try {
+        // FORCE ends the sessions still open on it, such as the API's idle pooled connections.
+        // Ending another login's sessions takes that login's privileges: as the role's creator
+        // (CREATEROLE) we may grant them to ourselves, until the role is dropped below.
+        const { rows } = await sql`select 1 from pg_roles where rolname = ${role}`.execute(hostOwner);
+        if (rows.length > 0) await sql`grant ${sql.id(role)} to current_user`.execute(hostOwner);
+        await sql`drop database if exists ${sql.id(role)} with (force)`.execute(hostOwner);
+        await sql`drop role if exists ${sql.id(role)}`.execute(hostOwner);
+      } finally {
+        await hostOwner.destroy();
+      }
+    }
+    if (tenant.ownRole) await sql`drop role if exists ${sql.id(role)}`.execute(this.owner);
+    await this.owner.deleteFrom('control.tenants').where('id', '=', tenant.id).execute();
+    return true;
+  }
+
   async setStatus(tenantId: string, status: 'active' | 'suspended'): Promise<void> {
     await this.owner.updateTable('control.tenants').set({ status }).where('id', '=', tenantId).execute();
   }
@@ -166,7 +241,7 @@ export class TenantProvisioner {
 
   async close(): Promise<void> {
     // Stores are views (withSchema) of these connections; closing the connections closes them.
-    await Promise.all(this.#databaseOwners.map((db) => db.destroy()));
+    await Promise.all([...this.#databaseOwners.values()].map((db) => db.destroy()));
     await this.owner.destroy();
   }
 
@@ -185,7 +260,11 @@ export class TenantProvisioner {
     if (tenant.strategy === 'database') await this.#provisionDatabase(tenant, role);
     await this.owner
       .updateTable('control.tenants')
-      .set({ status: 'active', provisioning_error: null })
+      .set({
+        status: 'active',
+        provisioning_error: null,
+        ...(tenant.strategy === 'shared' ? {} : { migrated_at: sql<Date>`now()`, migration_error: null }),
+      })
       .where('id', '=', tenant.id)
       .where('status', 'in', ['provisioning', 'failed'])
       .execute();
@@ -240,7 +319,7 @@ export class TenantProvisioner {
     if (tenant.strategy === 'database') {
       const { host } = await this.owner.selectFrom('control.tenants').select('host').where('id', '=', tenant.id).executeTakeFirstOrThrow();
       const ownerOfDatabase = connect<TenantDatabase>(withDatabase(this.#hostUrl(host), tenantRoleName(tenant.id)), 2);
-      this.#databaseOwners.push(ownerOfDatabase as Kysely<unknown>);
+      this.#databaseOwners.set(tenant.id, ownerOfDatabase as Kysely<unknown>);
       store = ownerOfDatabase.withSchema(SHARED_SCHEMA);
     } else {
       const schema = tenant.strategy === 'schema' ? tenantSchemaName(tenant.slug) : SHARED_SCHEMA;
@@ -250,14 +329,43 @@ export class TenantProvisioner {
     return store;
   }
 
-  #hostUrl(host: string): string {
-    const url = this.#options.hosts?.[host] ?? (host === 'main' ? this.#options.ownerUrl : undefined);
-    if (!url) {
-      const known = ['main', ...Object.keys(this.#options.hosts ?? {})].join(', ');
-      throw new ProvisioningFailedError(host, `no Postgres host named "${host}" (known: ${known})`);
-    }
-    return url;
+  async #forgetStore(tenant: { id: string }): Promise<void> {
+    this.#stores.delete(tenant.id);
+    await this.#databaseOwners.get(tenant.id)?.destroy();
+    this.#databaseOwners.delete(tenant.id);
   }
+
+  #summaries() {
+    return this.owner
+      .selectFrom('control.tenants')
+      .select([
+        'id',
+        'slug',
+        'name',
+        'strategy',
+        'own_role as ownRole',
+        'tier',
+        'status',
+        'host',
+        'migrated_at as migratedAt',
+        'migration_error as migrationError',
+      ]);
+  }
+
+  #hostUrl(host: string): string {
+    try {
+      return hostOwnerUrl(this.#options, host);
+    } catch (error) {
+      throw new ProvisioningFailedError(host, error instanceof Error ? error.message : String(error), error);
+    }
+  }
+}
+
+/** The owner URL of a Postgres host by name in the host map; `main` defaults to the server of `ownerUrl`. */
+export function hostOwnerUrl(options: ProvisionerOptions, host: string): string {
+  const url = options.hosts?.[host] ?? (host === 'main' ? options.ownerUrl : undefined);
+  if (!url) throw new UnknownHostError(host, ['main', ...Object.keys(options.hosts ?? {})]);
+  return url;
 }
 
 /** A connection as the owner role; close it with `destroy()`. */
@@ -266,19 +374,37 @@ export function connectAsOwner(ownerUrl: string, maxConnections = 4): Kysely<Own
 }
 
 function connect<DB>(url: string, max: number): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max }) }) });
+  const pool = new pg.Pool({ connectionString: url, max });
+  // An idle owner connection that dies (Postgres restarted, a database dropped) is simply replaced
+  // on next use; without a listener pg would raise it as an uncaught exception.
+  pool.on('error', () => undefined);
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 
-function withDatabase(url: string, database: string): string {
+/** The same server and login as `url`, on another database. */
+export function withDatabase(url: string, database: string): string {
   const target = new URL(url);
   target.pathname = `/${database}`;
   return target.toString();
 }
 
+/**
+ * Creates a role, or resets the password of a login that exists. A group role that exists is left
+ * alone: altering it from provisionings running side by side fails with "tuple concurrently
+ * updated", and creating it from two at once is settled by ignoring the loser's duplicate.
+ */
 async function ensureRole(db: Kysely<any>, role: string, options: { login: boolean; password?: string }): Promise<void> {
   const { rows } = await sql`select 1 from pg_roles where rolname = ${role}`.execute(db);
-  const verb = rows.length === 0 ? sql.raw('create') : sql.raw('alter');
   const login = options.login ? sql.raw('login') : sql.raw('nologin');
   const password = options.password ? sql`password ${sql.lit(options.password)}` : sql``;
-  await sql`${verb} role ${sql.id(role)} ${login} ${password}`.execute(db);
+  if (rows.length > 0) {
+    if (options.password) await sql`alter role ${sql.id(role)} ${login} ${password}`.execute(db);
+    return;
+  }
+  try {
+    await sql`create role ${sql.id(role)} ${login} ${password}`.execute(db);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== '42710' && code !== '23505') throw error;
+  }
 }

@@ -10,3 +10,6 @@ export function tenantSchemaName(slug: string): string {
 export function tenantRoleName(tenantId: string): string {
   return `tenant_${tenantId.replaceAll('-', '')}`;
 }
+
+/** What a slug may look like; the control plane's check constraint says the same. */
+export const TENANT_SLUG_PATTERN = /^[a-z][a-z0-9-]{1,38}[a-z0-9]$/;

@@ -15,6 +15,11 @@ export interface TenantRecord {
   databaseUrl: string | null;
 }
 
+export interface PlatformPrincipal {
+  keyId: string;
+  name: string;
+}
+
 export interface Principal {
   userId: string;
   role: MemberRole;
@@ -73,6 +78,14 @@ export class TenantRegistry {
     const resolution = await this.#query(tenantRef, keyHash);
     this.#cache?.set(cacheKey, resolution);
     return resolution;
+  }
+
+  /** The platform operator a key belongs to, if it is a live platform key. */
+  async resolvePlatformKey(apiKey: string): Promise<PlatformPrincipal | undefined> {
+    const { rows } = await sql<{ key_id: string; name: string }>`
+      select * from control.resolve_platform_key(${hashApiKey(apiKey)})`.execute(this.#db);
+    const row = rows[0];
+    return row ? { keyId: row.key_id, name: row.name } : undefined;
   }
 
   /** Forgets every cached resolution, after a change made by this process. */

@@ -42,6 +42,8 @@ export class ConnectionScheduler {
   open = 0;
   evictions = 0;
   readonly #queues = new Map<string, Waiter[]>();
+  /** Pools being closed to make room, until their last connection is gone. */
+  readonly #evicting = new Set<ManagedPool>();
   readonly #active = new Map<string, number>();
   #pending = 0;
   #pumping = false;
@@ -97,8 +99,9 @@ export class ConnectionScheduler {
     this.open += 1;
   }
 
-  connectionClosed(): void {
+  connectionClosed(pool: ManagedPool): void {
     this.open -= 1;
+    if (pool.live === 0) this.#evicting.delete(pool);
     this.#pump();
   }
 
@@ -156,15 +159,13 @@ export class ConnectionScheduler {
    */
   #makeRoom(needy: Set<ManagedPool>): void {
     let coming = 0;
-    const candidates: ManagedPool[] = [];
+    for (const pool of this.#evicting) coming += pool.live;
     for (const pool of this.hooks.poolsByRecency()) {
-      if (pool.closing) coming += pool.live;
-      else if (!needy.has(pool) && pool.active === 0 && pool.waiting === 0 && pool.live > 0) candidates.push(pool);
-    }
-    for (const pool of candidates) {
       if (coming >= needy.size) return;
+      if (needy.has(pool) || pool.closing || pool.active > 0 || pool.waiting > 0 || pool.live === 0) continue;
       coming += pool.live;
       this.evictions += pool.live;
+      this.#evicting.add(pool);
       this.hooks.evict(pool);
     }
   }

@@ -76,6 +76,12 @@ export class ManagedPool {
         super(config);
         pool.live += 1;
         lifecycle.opened(pool);
+        // pg-pool listens for errors only while a connection is idle. A checked-out connection
+        // whose backend goes away between statements (pg_terminate_backend, a Postgres restart)
+        // emits 'error' with no listener: Node throws it as an uncaught exception, and pg never
+        // emits 'end', so the connection would stay counted against the budget forever. The
+        // session learns of it from its next statement, and discards the connection.
+        this.on('error', () => undefined);
         this.once('end', () => {
           pool.live -= 1;
           lifecycle.closed(pool);

@@ -21,6 +21,8 @@ export interface PoolManagerOptions {
   defaultBudget?: number;
   /** How long a checkout may wait before it fails with POOL_TIMEOUT. @default 5000 */
   acquireTimeoutMs?: number;
+  /** How long opening a connection may take before it fails with DATABASE_UNAVAILABLE. @default 5000 */
+  connectTimeoutMs?: number;
   /** An idle connection is closed after this long. @default 30000 */
   idleTimeoutMs?: number;
   /** A connection is retired after this long. @default 1800 */
@@ -77,7 +79,7 @@ export class PoolManager {
   constructor(options: PoolManagerOptions) {
     this.#options = options;
     this.#settings = {
-      connectTimeoutMs: options.acquireTimeoutMs ?? 5_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
       maxLifetimeSeconds: options.maxLifetimeSeconds ?? 1_800,
       statementTimeoutMs: options.statementTimeoutMs ?? 30_000,
@@ -179,7 +181,7 @@ export class PoolManager {
       const scheduler = this.#schedulerFor(hostOf(target.connectionString));
       pool = new ManagedPool(target, this.#settings, {
         opened: () => scheduler.connectionOpened(),
-        closed: () => scheduler.connectionClosed(),
+        closed: (closedPool) => scheduler.connectionClosed(closedPool),
       });
     }
     this.#pools.set(target.key, pool);
@@ -194,7 +196,10 @@ export class PoolManager {
         this.#options.budgets?.[host] ?? this.#options.defaultBudget ?? 40,
         this.#options.acquireTimeoutMs ?? 5_000,
         {
-          poolsByRecency: () => [...this.#pools.values()].filter((pool) => pool.host === host),
+          // Only pools that eviction can close: counting the shared pool's connections as on
+          // their way out would leave a waiter waiting for room that never comes.
+          poolsByRecency: () =>
+            [...this.#pools.values()].filter((pool) => pool.host === host && pool.name !== this.#sharedTarget.key),
           evict: (pool) => this.#evict(pool),
           tenantStats: (tenantId) => this.#statsOf(tenantId),
         },

@@ -1,6 +1,8 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as controlPlane from './control/2026-11-28T09-00_control-plane.ts';
 import * as tenantStrategies from './control/2026-11-28T10-00_tenant-strategies.ts';
+import * as platformKeys from './control/2026-11-28T10-30_platform-keys.ts';
+import * as tenantMigrationState from './control/2026-11-28T10-45_tenant-migration-state.ts';
 import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
 
 /**
@@ -14,6 +16,8 @@ function staticProvider(migrations: Record<string, Migration>): MigrationProvide
 export const controlMigrations = staticProvider({
   '2026-11-28T09-00_control-plane': controlPlane,
   '2026-11-28T10-00_tenant-strategies': tenantStrategies,
+  '2026-11-28T10-30_platform-keys': platformKeys,
+  '2026-11-28T10-45_tenant-migration-state': tenantMigrationState,
 });
 
 export const tenantMigrations = staticProvider({

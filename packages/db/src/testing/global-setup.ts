@@ -28,6 +28,7 @@ export async function setup(project: TestProject): Promise<void> {
   });
   await prepareLocalDatabase(server.url(), TEMPLATE_DATABASE);
   project.provide('postgresSuperuserUrl', server.url());
+  project.provide('postgresDataDir', server.dataDir);
 }
 
 export async function teardown(): Promise<void> {

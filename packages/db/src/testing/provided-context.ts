@@ -2,6 +2,8 @@
 declare module 'vitest' {
   export interface ProvidedContext {
     postgresSuperuserUrl: string;
+    /** The data folder of the test cluster, for tests of the embedded server itself. */
+    postgresDataDir: string;
   }
 }
 
