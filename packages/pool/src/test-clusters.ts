@@ -1,11 +1,11 @@
 // Test support, not part of the package's API: a Postgres cluster of a test file's own, beside the
 // one the vitest global setup starts for every file.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { prepareLocalDatabase, startEmbeddedPostgres, type DatabaseUrls, type EmbeddedPostgresServer } from '@tenant-app/db';
+import { freePort } from '@tenant-app/db/testing';
 
 export interface ExtraCluster extends DatabaseUrls {
   /** `host:port`, the key of the cluster's connection budget in `PoolManagerOptions.budgets`. */
@@ -66,16 +66,4 @@ export async function superuserQuery<Row extends pg.QueryResultRow>(url: string,
   } finally {
     await client.end();
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
