@@ -46,11 +46,11 @@ async function asTenant<T>(slug: string, work: (client: pg.Client) => Promise<T>
 }
 
 describe('schema tenants', () => {
-  test('a request runs as the tenant role and reads its own schema', async () => {
+  test('a request runs as the tenant role, and even unqualified SQL reads its own schema', async () => {
     const { rows } = await asTenant('blue', (client) =>
-      client.query('select current_user as role, (select count(*) from t_blue.projects)::int as projects'),
+      client.query('select current_user as role, (select count(*) from projects)::int as projects, (select count(*) from t_blue.projects)::int as qualified'),
     );
-    expect(rows[0]).toEqual({ role: tenantRoleName(tenants.blue!.id), projects: 2 });
+    expect(rows[0]).toEqual({ role: tenantRoleName(tenants.blue!.id), projects: 2, qualified: 2 });
   });
 
   test("explicit SQL cannot reach another tenant's schema", async () => {

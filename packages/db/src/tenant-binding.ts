@@ -38,6 +38,9 @@ export function sessionPlanFor(tenant: BindableTenant): TenantSessionPlan {
   const limits = tierLimits(tenant.tier);
   const settings: [string, string][] = [[TENANT_SETTING, tenant.id]];
   if (tenant.ownRole || tenant.strategy === 'schema') settings.push(['role', tenantRoleName(tenant.id)]);
+  // Kysely qualifies every table with the tenant's schema; the search path does the same for any
+  // hand-written SQL, so an unqualified name never lands in the shared tables by mistake.
+  if (tenant.strategy === 'schema') settings.push(['search_path', tenantSchemaName(tenant.slug)]);
   settings.push(['statement_timeout', String(limits.statementTimeoutMs)]);
   const binding: BindingStatement = {
     text: `select ${settings.map((_, index) => `set_config($${2 * index + 1}, $${2 * index + 2}, true)`).join(', ')}`,
