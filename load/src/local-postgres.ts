@@ -1,8 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { prepareLocalDatabase, startEmbeddedPostgres } from '@tenant-app/db';
+import { freePort, prepareLocalDatabase, startEmbeddedPostgres } from '@tenant-app/db';
 
 export interface LocalPostgres {
   /** The superuser, for what only the benchmark may look at (pg_stat_activity). */
@@ -55,14 +54,3 @@ export async function startLocalPostgres(options: { dataDir?: string; port?: num
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}

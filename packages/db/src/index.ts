@@ -63,3 +63,4 @@ export {
   type EmbeddedPostgresServer,
 } from './embedded-postgres.ts';
 export { prepareLocalDatabase, cloneDatabase, databaseUrl, type DatabaseUrls } from './local-database.ts';
+export { freePort } from './free-port.ts';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../embedded-postgres.ts';
 import { prepareLocalDatabase } from '../local-database.ts';
-import { freePort } from './free-port.ts';
+import { freePort } from '../free-port.ts';
 import { TEMPLATE_DATABASE } from './provided-context.ts';
 
 

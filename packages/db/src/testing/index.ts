@@ -38,4 +38,4 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 export { startRoundTripProxy, type RoundTripProxy } from './round-trip-proxy.ts';
-export { freePort } from './free-port.ts';
+export { freePort } from '../free-port.ts';
