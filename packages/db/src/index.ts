@@ -7,6 +7,7 @@ export type {
   CommentRow,
 } from './tenant-database.ts';
 export type { ControlDatabase, MemberRole, TenantStatus, TenantStrategy } from './control-database.ts';
+export { DEFAULT_TENANT_STRATEGY } from './default-strategy.ts';
 export { RUNTIME_ROLE, ACCESS_ROLE, SHARED_SCHEMA, TENANT_SETTING } from './roles.ts';
 export { MigrationFailedError, UnsafeRuntimeRoleError, ProvisioningFailedError, UnknownHostError } from './errors.ts';
 export {

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_TENANT_STRATEGY,
   pendingControlMigrations,
   ProvisioningFailedError,
   TENANT_SLUG_PATTERN,
@@ -14,10 +15,11 @@ import { CliFailure, EXIT, parseCommandLine, print, runCli, UsageError } from '.
 const HELP_COMMAND = 'npm run tenants -- --help';
 const HELP = `Usage: npm run tenants -- <command> [options]
 
-  create <slug> --name <name> --strategy shared|schema|database --admin-email <email>
+  create <slug> --name <name> --admin-email <email> [--strategy shared|schema|database]
          [--admin-name <name>] [--tier free|standard|enterprise] [--host <name>] [--own-role]
       Creates the tenant with its schema, database or role and its tables, makes <email> its
-      admin, and prints the admin's API key (shown once). --host picks the Postgres host of a
+      admin, and prints the admin's API key (shown once). --strategy defaults to ${DEFAULT_TENANT_STRATEGY}
+      (packages/db/src/default-strategy.ts). --host picks the Postgres host of a
       database tenant (default main); --own-role runs a shared tenant's transactions as its own role.
   list                            Lists the tenants: slug, strategy, tier, status.
   suspend <slug>                  Refuses the tenant's requests (within TENANT_CACHE_TTL_MS).
@@ -42,7 +44,7 @@ const commands: Record<string, (args: string[], env: Env, connect: Connect) => P
         allowPositionals: true,
         options: {
           name: { type: 'string' },
-          strategy: { type: 'string' },
+          strategy: { type: 'string', default: DEFAULT_TENANT_STRATEGY },
           'admin-email': { type: 'string' },
           'admin-name': { type: 'string' },
           tier: { type: 'string', default: 'free' },
@@ -55,7 +57,7 @@ const commands: Record<string, (args: string[], env: Env, connect: Connect) => P
     const slug = slugOf('create', positionals);
     const name = required(values.name, '--name', 'the tenant\'s display name, such as --name "Acme Corporation"');
     if (name.length > 200) throw new UsageError(`--name is ${name.length} characters long: use at most 200`);
-    const strategy = oneOf(required(values.strategy, '--strategy', `the isolation, ${alternatives(STRATEGIES)}`), STRATEGIES, 'strategy');
+    const strategy = oneOf(values.strategy, STRATEGIES, 'strategy');
     const tier = oneOf(values.tier, TIER_NAMES, 'tier');
     const adminEmail = required(values['admin-email'], '--admin-email', "the e-mail of the tenant's first admin");
     if (!EMAIL.test(adminEmail)) throw new UsageError(`--admin-email "${adminEmail}" is not an e-mail address: use one such as ada@example.com`);

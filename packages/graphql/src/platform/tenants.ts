@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { ProvisioningFailedError, TIERS, type TenantStatus, type TenantStrategy } from '@tenant-app/db';
+import { DEFAULT_TENANT_STRATEGY, ProvisioningFailedError, TIERS, type TenantStatus, type TenantStrategy } from '@tenant-app/db';
 import { errors } from '../errors.ts';
 import { platformBuilder as builder } from './builder.ts';
 import type { PlatformContext } from './platform-context.ts';
@@ -94,7 +94,7 @@ builder.mutationFields((t) => ({
     args: {
       slug: t.arg.string({ required: true }),
       name: t.arg.string({ required: true }),
-      strategy: t.arg({ type: StrategyEnum, defaultValue: 'shared' }),
+      strategy: t.arg({ type: StrategyEnum, defaultValue: DEFAULT_TENANT_STRATEGY }),
       host: t.arg.string(),
       tier: t.arg.string({ defaultValue: 'free' }),
       ownRole: t.arg.boolean({ defaultValue: false }),
@@ -106,7 +106,7 @@ builder.mutationFields((t) => ({
       const tier = args.tier ?? 'free';
       if (!(tier in TIERS)) throw errors.badInput(`tier must be one of ${Object.keys(TIERS).join(', ')}`);
       if (!/^[^@\s]+@[^@\s]+$/.test(args.adminEmail)) throw errors.badInput('adminEmail must be an e-mail address');
-      const strategy = args.strategy ?? 'shared';
+      const strategy = args.strategy ?? DEFAULT_TENANT_STRATEGY;
       try {
         const tenant = await ctx.provisioner.createTenant({
           slug: args.slug,
