@@ -32,6 +32,12 @@ export const builder = new SchemaBuilder<{
     unauthorizedError: () => errors.forbidden(),
   },
   relay: {
+    // Every type is guarded by a scope, the generated ones too: a field reachable some other way
+    // than through Query and Mutation (a future root field, a node) is never open by accident.
+    pageInfoTypeOptions: { authScopes: { member: true } },
+    defaultConnectionTypeOptions: { authScopes: { member: true } },
+    defaultEdgeTypeOptions: { authScopes: { member: true } },
+    nodeTypeOptions: { authScopes: { member: true } },
     cursorType: 'String',
     clientMutationId: 'omit',
     decodeGlobalID,
