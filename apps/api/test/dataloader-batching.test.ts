@@ -55,8 +55,9 @@ test('a nested query costs the same statements and round trips whatever the list
         'from "app"."tasks" where "project_id" = any($1::uuid[])) as "ranked" where "position" <= $2 order by "position"',
     ],
     [
-      'select * from "app"."comments" where "task_id" = any($1::uuid[]) order by "created_at", "id"',
       'select * from "app"."users" where "id" = any($1::uuid[])',
+      'select * from (select *, row_number() over (partition by task_id order by created_at, id) as "position" ' +
+        'from "app"."comments" where "task_id" = any($1::uuid[])) as "ranked" where "position" <= $2 order by "position"',
     ],
     ['commit'],
   ]);

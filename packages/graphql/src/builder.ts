@@ -38,6 +38,13 @@ export const builder = new SchemaBuilder<{
     defaultConnectionTypeOptions: { authScopes: { member: true } },
     defaultEdgeTypeOptions: { authScopes: { member: true } },
     nodeTypeOptions: { authScopes: { member: true } },
+    // A list argument is bounded like a page: each id may cost a row read.
+    nodesQueryOptions: {
+      resolve: (_root, args, _ctx, _info, resolveNodes) => {
+        if (args.ids.length > 100) throw errors.badInput('ids must have at most 100 ids');
+        return resolveNodes(args.ids);
+      },
+    },
     cursorType: 'String',
     clientMutationId: 'omit',
     decodeGlobalID,

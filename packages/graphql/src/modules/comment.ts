@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { CommentRow } from '@tenant-app/db';
 import { builder } from '../builder.ts';
 import { databaseId, pageSize, text } from '../arguments.ts';
@@ -6,13 +7,25 @@ import { anyId, defineLoader, loadNodes, manyByKey, oneByKey } from '../loaders.
 import { TaskRef, taskById } from './task.ts';
 import { UserRef, userById } from './user.ts';
 
-const commentsOfTask = defineLoader<string, CommentRow[]>(async (db, taskIds) =>
-  manyByKey(
-    taskIds,
-    await db.selectFrom('comments').selectAll().where('task_id', '=', anyId(taskIds)).orderBy('created_at').orderBy('id').execute(),
-    (row) => row.task_id,
-  ),
-);
+/** The first N comments of many tasks in one statement; N is the loader's variant, so a task with thousands reads N. */
+const firstCommentsOfTask = (limit: number) =>
+  defineLoader<string, CommentRow[]>(async (db, taskIds) => {
+    const rows = await db
+      .selectFrom((eb) =>
+        eb
+          .selectFrom('comments')
+          .selectAll()
+          .select(sql<number>`row_number() over (partition by task_id order by created_at, id)`.as('position'))
+          .where('task_id', '=', anyId(taskIds))
+          .as('ranked'),
+      )
+      .selectAll()
+      .where('position', '<=', limit)
+      .orderBy('position')
+      .execute();
+    return manyByKey(taskIds, rows, (row) => row.task_id);
+  });
+const commentsOfTaskBySize = new Map<number, ReturnType<typeof firstCommentsOfTask>>();
 
 const commentById = defineLoader<string, CommentRow | null>(async (db, ids) =>
   oneByKey(ids, await db.selectFrom('comments').selectAll().where('id', '=', anyId(ids)).execute(), (row) => row.id),
@@ -42,7 +55,9 @@ builder.objectFields(TaskRef, (t) => ({
     args: { first: t.arg.int({ defaultValue: 50 }) },
     resolve: async (task, args, ctx) => {
       const size = pageSize('first', args.first, 50, 100);
-      return (await commentsOfTask(ctx).load(task.id)).slice(0, size);
+      let loader = commentsOfTaskBySize.get(size);
+      if (!loader) commentsOfTaskBySize.set(size, (loader = firstCommentsOfTask(size)));
+      return loader(ctx).load(task.id);
     },
   }),
 }));

@@ -1,4 +1,5 @@
 import type { HostStats, PoolStats, TenantPoolStats } from '@tenant-app/pool';
+import { pageSize } from '../arguments.ts';
 import { platformBuilder as builder } from './builder.ts';
 
 const HostPoolStats = builder.objectRef<HostStats>('HostPoolStats').implement({
@@ -54,13 +55,18 @@ const PoolStatsRef = builder.objectRef<ReturnType<import('./platform-context.ts'
   authScopes: { platform: true },
   fields: (t) => ({
     hosts: t.field({ type: [HostPoolStats], resolve: (stats) => stats.hosts }),
-    pools: t.field({ type: [ConnectionPoolStats], resolve: (stats) => stats.pools }),
+    pools: t.field({
+      type: [ConnectionPoolStats],
+      description: 'Pools with the most connections first; one per database tenant, so there may be many.',
+      args: { first: t.arg.int({ defaultValue: 100 }) },
+      resolve: (stats, args) => [...stats.pools].sort((a, b) => b.total - a.total).slice(0, pageSize('first', args.first, 100, 1000)),
+    }),
     tenants: t.field({
       type: [TenantConnectionStats],
       description: 'Tenants with the most waiting first.',
       args: { first: t.arg.int({ defaultValue: 50 }) },
       resolve: (stats, args) =>
-        [...stats.tenants].sort((a, b) => b.waitMsSum - a.waitMsSum).slice(0, Math.min(Math.max(args.first ?? 50, 0), 1000)),
+        [...stats.tenants].sort((a, b) => b.waitMsSum - a.waitMsSum).slice(0, pageSize('first', args.first, 50, 1000)),
     }),
   }),
 });

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { DEFAULT_TENANT_STRATEGY, ProvisioningFailedError, TIERS, type TenantStatus, type TenantStrategy } from '@tenant-app/db';
+import { pageSize } from '../arguments.ts';
 import { errors } from '../errors.ts';
 import { platformBuilder as builder } from './builder.ts';
 import type { PlatformContext } from './platform-context.ts';
@@ -71,10 +72,12 @@ async function tenantBySlug(ctx: PlatformContext, slug: string): Promise<TenantR
 builder.queryFields((t) => ({
   tenants: t.field({
     type: [TenantInfo],
-    args: { status: t.arg({ type: StatusEnum }) },
+    description: 'Tenants by slug, a page at a time: pass the last slug of a page as `after` for the next.',
+    args: { status: t.arg({ type: StatusEnum }), first: t.arg.int({ defaultValue: 100 }), after: t.arg.string() },
     resolve: (_root, args, ctx) => {
-      let query = tenantQuery(ctx).orderBy('slug');
+      let query = tenantQuery(ctx).orderBy('slug').limit(pageSize('first', args.first, 100, 1000));
       if (args.status) query = query.where('status', '=', args.status);
+      if (args.after) query = query.where('slug', '>', args.after);
       return query.execute();
     },
   }),
