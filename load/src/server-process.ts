@@ -78,6 +78,8 @@ async function main(config: ServerProcessConfig): Promise<void> {
     registry: new TenantRegistry(pools.unbound(), { ttlMs: config.registryTtlMs }),
     logger,
     provisioner,
+    // A benchmark floods on purpose: the per-tenant rate limit would measure itself.
+    rateLimit: false,
     sessionPlan: (tenant) => {
       if (tenancyOff && tenant.slug.startsWith(tenancyOff.slugPrefix)) return tenancyOffPlan(tenant, tenancyOff.schema);
       const plan = sessionPlanFor(tenant);

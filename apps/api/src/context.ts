@@ -7,6 +7,7 @@ import type { GraphQLContext } from '@tenant-app/graphql';
 import type { BoundSession, PoolManager } from '@tenant-app/pool';
 import { resolveRequestIdentity } from './request-identity.ts';
 import { toClientError } from './errors.ts';
+import type { TenantRateLimiter } from './rate-limit.ts';
 
 export interface ApiContext extends GraphQLContext {
   requestId: string;
@@ -21,6 +22,8 @@ export interface ContextDependencies {
   logger: Logger;
   /** How a tenant's session is opened; `sessionPlanFor` unless an experiment needs another. */
   sessionPlan?: (tenant: TenantRecord) => SessionOptions;
+  /** Counts the request against its tenant's rate before any of its SQL runs. @default no limit */
+  rateLimiter?: TenantRateLimiter;
 }
 
 /** Builds a request's context: who the tenant and the caller are, and a database bound to them. */
@@ -40,6 +43,7 @@ export async function createApiContext(request: Request, deps: ContextDependenci
     });
   }
   const { tenant, principal } = identity;
+  await deps.rateLimiter?.take(tenant);
   const bound = deps.pools.openSession<TenantDatabase>((deps.sessionPlan ?? sessionPlanFor)(tenant));
   request.signal?.addEventListener('abort', () => void bound.session.abort(), { once: true });
   return {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { limitsEnvShape } from './limits-env.ts';
 
 const milliseconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a URL such as postgres://user:password@host:5432/database' });
@@ -34,6 +35,7 @@ const schema = z
     DB_STATEMENT_TIMEOUT_MS: milliseconds(30_000),
     TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
     GRAPHIQL: z.stringbool().optional(),
+    ...limitsEnvShape,
   })
   .superRefine((env, ctx) => {
     if (env.DB_CONNECTION_BUDGET < env.DB_POOL_MAX) {

@@ -4,6 +4,8 @@ import { looksLikeApiKey, type TenantProvisioner, type TenantRegistry } from '@t
 import { errors, platformSchema, type PlatformContext } from '@tenant-app/graphql';
 import type { PoolManager } from '@tenant-app/pool';
 import { toClientError } from './errors.ts';
+import { useAbuseLimits, type AbuseLimits } from './abuse-limits.ts';
+import { useRequestErrorStatus } from './use-request-error-status.ts';
 
 export interface PlatformApiOptions {
   pools: PoolManager;
@@ -12,6 +14,8 @@ export interface PlatformApiOptions {
   provisioner: TenantProvisioner;
   logger: Logger;
   graphiql: boolean;
+  /** The tenant API's limits: an unauthenticated caller reaches parsing and validation here too. */
+  limits: AbuseLimits;
 }
 
 export const PLATFORM_ENDPOINT = '/platform/graphql';
@@ -29,6 +33,8 @@ export function createPlatformApi(options: PlatformApiOptions): YogaServerInstan
     landingPage: false,
     logging: logger,
     graphiql: options.graphiql ? { title: 'tenant-app platform' } : false,
+    maxRequestBodySize: options.limits.maxRequestBodyBytes,
+    plugins: [useAbuseLimits(options.limits), useRequestErrorStatus()],
     context: async ({ request }) => {
       const [scheme, key, ...rest] = (request.headers.get('authorization') ?? '').split(' ');
       if (scheme?.toLowerCase() !== 'bearer' || !key || rest.length > 0 || !looksLikeApiKey(key)) throw errors.unauthenticated();

@@ -7,6 +7,7 @@ import type { Env } from './env.ts';
 import { demoCredentials } from './demo-credentials.ts';
 import { openPostgres } from './postgres.ts';
 import { createApi } from './yoga.ts';
+import { apiLimitsFromEnv } from './limits-env.ts';
 
 export interface RunningServer {
   /** The GraphQL endpoint. */
@@ -54,6 +55,7 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
       registry: new TenantRegistry(pools.unbound(), { ttlMs: env.TENANT_CACHE_TTL_MS }),
       logger,
       provisioner,
+      ...apiLimitsFromEnv(env),
       graphiql:
         (env.GRAPHIQL ?? env.NODE_ENV !== 'production') &&
         (first ? { headers: { 'x-tenant-id': first.slug, authorization: `Bearer ${first.apiKey}` } } : {}),

@@ -8,6 +8,9 @@ import { createApiContext, type ApiContext, type ContextDependencies } from './c
 import { createPlatformApi, PLATFORM_ENDPOINT } from './platform-api.ts';
 import { toClientError } from './errors.ts';
 import { useTenantTransaction } from './use-tenant-transaction.ts';
+import { DEFAULT_ABUSE_LIMITS, useAbuseLimits, type AbuseLimits } from './abuse-limits.ts';
+import { TenantRateLimiter, type TierRate } from './rate-limit.ts';
+import { useRequestErrorStatus } from './use-request-error-status.ts';
 
 export interface ApiOptions {
   pools: PoolManager;
@@ -22,6 +25,13 @@ export interface ApiOptions {
    * baseline replaces it; a deployment with a strategy of its own could too. @default sessionPlanFor
    */
   sessionPlan?: ContextDependencies['sessionPlan'];
+  /** Query, body and introspection limits of both APIs; unset ones keep their default. @default DEFAULT_ABUSE_LIMITS */
+  limits?: Partial<AbuseLimits>;
+  /**
+   * Requests per tenant and second, by tier (after the tenant is known); `false` turns the limit
+   * off, as a benchmark that floods on purpose does. @default the tier's rate in `@tenant-app/db`
+   */
+  rateLimit?: false | ((tier: string) => TierRate);
 }
 
 export type Api = YogaServerInstance<Record<string, never>, ApiContext>;
@@ -29,20 +39,29 @@ export type Api = YogaServerInstance<Record<string, never>, ApiContext>;
 /** The HTTP handler of the API, without a socket: tests call `api.fetch(...)` directly. */
 export function createApi(options: ApiOptions): Api {
   const { pools, registry, logger } = options;
+  const limits: AbuseLimits = { ...DEFAULT_ABUSE_LIMITS, ...options.limits };
+  const rateLimiter = options.rateLimit === false ? undefined : new TenantRateLimiter(options.rateLimit);
   const platform =
     options.provisioner &&
-    createPlatformApi({ pools, registry, logger, provisioner: options.provisioner, graphiql: Boolean(options.graphiql) });
+    createPlatformApi({ pools, registry, logger, provisioner: options.provisioner, graphiql: Boolean(options.graphiql), limits });
   return createYoga<Record<string, never>, ApiContext>({
     schema: tenantSchema(),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
     logging: logger,
+    maxRequestBodySize: limits.maxRequestBodyBytes,
     graphiql: options.graphiql
       ? { title: 'tenant-app', headers: JSON.stringify(options.graphiql.headers ?? {}) }
       : false,
     context: ({ request }) =>
-      createApiContext(request, { pools, registry, logger, ...(options.sessionPlan ? { sessionPlan: options.sessionPlan } : {}) }),
+      createApiContext(request, {
+        pools,
+        registry,
+        logger,
+        ...(options.sessionPlan ? { sessionPlan: options.sessionPlan } : {}),
+        ...(rateLimiter ? { rateLimiter } : {}),
+      }),
     maskedErrors: {
       maskError: (error, message, isDev) => {
         const clientError = toClientError(error);
@@ -52,6 +71,8 @@ export function createApi(options: ApiOptions): Api {
       },
     },
     plugins: [
+      useAbuseLimits(limits),
+      useRequestErrorStatus(),
       useTenantTransaction(),
       {
         async onRequest({ request, url, endResponse, fetchAPI }) {

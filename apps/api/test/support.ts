@@ -9,7 +9,7 @@ import {
 } from '@tenant-app/db';
 import { createTestDatabase, startRoundTripProxy, type RoundTripProxy, type TestDatabase } from '@tenant-app/db/testing';
 import { PoolManager, type PoolManagerOptions } from '@tenant-app/pool';
-import { createApi, type Api } from '../src/index.ts';
+import { createApi, type Api, type ApiOptions } from '../src/index.ts';
 
 export interface TestTenant {
   id: string;
@@ -53,7 +53,7 @@ export interface TestApi {
 /** The real API on a fresh, migrated database of the test cluster: no socket, no mocks. */
 export async function createTestApi(
   pool: Partial<PoolManagerOptions> = {},
-  options: { proxied?: { latencyMs?: number } } = {},
+  options: { proxied?: { latencyMs?: number }; api?: Pick<ApiOptions, 'limits' | 'rateLimit'> } = {},
 ): Promise<TestApi> {
   const database = await createTestDatabase();
   const proxy = options.proxied ? await startRoundTripProxy(database.runtimeUrl, options.proxied) : undefined;
@@ -63,6 +63,9 @@ export async function createTestApi(
     registry: new TenantRegistry(pools.unbound(), { ttlMs: 0 }),
     logger: pino({ level: 'silent' }),
     provisioner: database.provisioner,
+    // Suites send requests as fast as they can on purpose; rate-limit.test.ts turns the limit on.
+    rateLimit: false,
+    ...options.api,
   });
   return {
     api,

@@ -6,12 +6,16 @@ export interface TierLimits {
   maxQueue: number;
   /** `SET LOCAL statement_timeout` of every transaction of the tenant. */
   statementTimeoutMs: number;
+  /** Requests per second the tenant may send, sustained; more are refused with RATE_LIMITED (429). */
+  requestsPerSecond: number;
+  /** Requests the tenant may send beyond `requestsPerSecond` in a burst, refilled at that rate. */
+  burst: number;
 }
 
 export const TIERS = {
-  free: { maxConnections: 2, maxQueue: 20, statementTimeoutMs: 5_000 },
-  standard: { maxConnections: 4, maxQueue: 100, statementTimeoutMs: 15_000 },
-  enterprise: { maxConnections: 8, maxQueue: 500, statementTimeoutMs: 30_000 },
+  free: { maxConnections: 2, maxQueue: 20, statementTimeoutMs: 5_000, requestsPerSecond: 20, burst: 100 },
+  standard: { maxConnections: 4, maxQueue: 100, statementTimeoutMs: 15_000, requestsPerSecond: 100, burst: 500 },
+  enterprise: { maxConnections: 8, maxQueue: 500, statementTimeoutMs: 30_000, requestsPerSecond: 500, burst: 2_500 },
 } as const satisfies Record<string, TierLimits>;
 
 export type Tier = keyof typeof TIERS;

@@ -27,5 +27,9 @@ export const errors = {
   notFound: (what: string) => clientError(`${what} not found`, 'NOT_FOUND'),
   poolTimeout: (retryAfterSeconds: number) =>
     clientError('the service is busy: retry shortly', 'POOL_TIMEOUT', 503, { 'retry-after': String(retryAfterSeconds) }),
+  rateLimited: (retryAfterSeconds: number) =>
+    clientError('this tenant sends requests faster than its tier allows: retry later', 'RATE_LIMITED', 429, {
+      'retry-after': String(retryAfterSeconds),
+    }),
   unavailable: () => clientError('the database is unavailable: retry shortly', 'SERVICE_UNAVAILABLE', 503, { 'retry-after': '1' }),
 };
