@@ -7,7 +7,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createApi } from '@tenant-app/api';
-import { assertSafeRuntimeRole, sessionPlanFor, TenantProvisioner, TenantRegistry, type TenantRecord } from '@tenant-app/db';
+import {
+  assertSafeRuntimeRole,
+  loadTenantBindingKey,
+  sessionPlanFor,
+  TenantProvisioner,
+  TenantRegistry,
+  type TenantBindingKey,
+  type TenantRecord,
+} from '@tenant-app/db';
 import { PoolManager, type SessionOptions } from '@tenant-app/pool';
 
 export interface ServerProcessConfig {
@@ -49,8 +57,8 @@ export type ServerReply =
  * single-tenant deployment never pays. The schema is in the same database and served by the same
  * shared pool, so nothing but the binding and RLS differs from a `shared` tenant.
  */
-function tenancyOffPlan(tenant: TenantRecord, schema: string): SessionOptions {
-  return { ...sessionPlanFor(tenant), binding: [], schema };
+function tenancyOffPlan(tenant: TenantRecord, key: TenantBindingKey, schema: string): SessionOptions {
+  return { ...sessionPlanFor(tenant, key), binding: [], schema };
 }
 
 function throughProxy(url: string, port: number): string {
@@ -73,16 +81,18 @@ async function main(config: ServerProcessConfig): Promise<void> {
   await assertSafeRuntimeRole(pools.unbound());
   const provisioner = new TenantProvisioner({ ownerUrl: config.ownerUrl });
   const { tenancyOff, proxyPort } = config;
+  const bindingKey = await loadTenantBindingKey(config.ownerUrl);
   const api = createApi({
     pools,
     registry: new TenantRegistry(pools.unbound(), { ttlMs: config.registryTtlMs }),
     logger,
+    bindingKey,
     provisioner,
     // A benchmark floods on purpose: the per-tenant rate limit would measure itself.
     rateLimit: false,
     sessionPlan: (tenant) => {
-      if (tenancyOff && tenant.slug.startsWith(tenancyOff.slugPrefix)) return tenancyOffPlan(tenant, tenancyOff.schema);
-      const plan = sessionPlanFor(tenant);
+      if (tenancyOff && tenant.slug.startsWith(tenancyOff.slugPrefix)) return tenancyOffPlan(tenant, bindingKey, tenancyOff.schema);
+      const plan = sessionPlanFor(tenant, bindingKey);
       if (!proxyPort || !plan.target) return plan;
       return { ...plan, target: { ...plan.target, connectionString: throughProxy(plan.target.connectionString, proxyPort) } };
     },

@@ -28,6 +28,7 @@ beforeAll(async () => {
     pools,
     registry: new TenantRegistry(pools.unbound(), { ttlMs: 5_000 }),
     logger: pino({ level: 'silent' }),
+    bindingKey: database.bindingKey,
     provisioner: database.provisioner,
   });
   server = createServer(api);

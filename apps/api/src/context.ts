@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import { sessionPlanFor, type TenantDatabase, type TenantRecord, type TenantRegistry } from '@tenant-app/db';
+import { sessionPlanFor, type TenantBindingKey, type TenantDatabase, type TenantRecord, type TenantRegistry } from '@tenant-app/db';
 import type { SessionOptions } from '@tenant-app/pool';
 import type { GraphQLContext } from '@tenant-app/graphql';
 import type { BoundSession, PoolManager } from '@tenant-app/pool';
@@ -20,6 +20,8 @@ export interface ContextDependencies {
   pools: PoolManager;
   registry: TenantRegistry;
   logger: Logger;
+  /** Signs every request's tenant binding (`loadTenantBindingKey`, once at start). */
+  bindingKey: TenantBindingKey;
   /** How a tenant's session is opened; `sessionPlanFor` unless an experiment needs another. */
   sessionPlan?: (tenant: TenantRecord) => SessionOptions;
   /** Counts the request against its tenant's rate before any of its SQL runs. @default no limit */
@@ -44,7 +46,8 @@ export async function createApiContext(request: Request, deps: ContextDependenci
   }
   const { tenant, principal } = identity;
   await deps.rateLimiter?.take(tenant);
-  const bound = deps.pools.openSession<TenantDatabase>((deps.sessionPlan ?? sessionPlanFor)(tenant));
+  const plan = deps.sessionPlan ? deps.sessionPlan(tenant) : sessionPlanFor(tenant, deps.bindingKey);
+  const bound = deps.pools.openSession<TenantDatabase>(plan);
   request.signal?.addEventListener('abort', () => void bound.session.abort(), { once: true });
   return {
     requestId,

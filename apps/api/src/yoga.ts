@@ -1,7 +1,7 @@
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { TenantProvisioner, TenantRegistry } from '@tenant-app/db';
+import type { TenantBindingKey, TenantProvisioner, TenantRegistry } from '@tenant-app/db';
 import { tenantSchema } from '@tenant-app/graphql';
 import type { PoolManager } from '@tenant-app/pool';
 import { createApiContext, type ApiContext, type ContextDependencies } from './context.ts';
@@ -16,6 +16,8 @@ export interface ApiOptions {
   pools: PoolManager;
   registry: TenantRegistry;
   logger: Logger;
+  /** Signs the tenant binding of every request: `loadTenantBindingKey(ownerUrl)` at start. */
+  bindingKey: TenantBindingKey;
   /** Serve GraphiQL at /graphql, with these request headers filled in. @default false */
   graphiql?: false | { headers?: Record<string, string> };
   /** Serve the platform API at /platform/graphql, provisioning as the owner. @default off */
@@ -59,6 +61,7 @@ export function createApi(options: ApiOptions): Api {
         pools,
         registry,
         logger,
+        bindingKey: options.bindingKey,
         ...(options.sessionPlan ? { sessionPlan: options.sessionPlan } : {}),
         ...(rateLimiter ? { rateLimiter } : {}),
       }),

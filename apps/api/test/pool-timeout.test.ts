@@ -16,7 +16,7 @@ afterAll(() => t.close());
 test('a request that cannot get a connection in time gets POOL_TIMEOUT, 503 and Retry-After, and the pool recovers', async () => {
   const holder = t.pools.openSession<TenantDatabase>({
     tenantId: acme.id,
-    binding: sharedTenantBinding(acme.id),
+    binding: sharedTenantBinding(acme.id, t.database.bindingKey),
     schema: SHARED_SCHEMA,
   });
   await holder.db.selectFrom('projects').select('id').execute();

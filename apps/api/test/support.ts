@@ -62,6 +62,7 @@ export async function createTestApi(
     pools,
     registry: new TenantRegistry(pools.unbound(), { ttlMs: 0 }),
     logger: pino({ level: 'silent' }),
+    bindingKey: database.bindingKey,
     provisioner: database.provisioner,
     // Suites send requests as fast as they can on purpose; rate-limit.test.ts turns the limit on.
     rateLimit: false,

@@ -60,3 +60,32 @@ export class UnknownHostError extends Error {
     super(`no Postgres host named "${host}" (known: ${known.join(', ')}): add its owner URL to the host map`);
   }
 }
+
+/** The main database has no tenant binding key: its migrations have not run (`npm run migrate`). */
+export class MissingBindingKeyError extends Error {
+  override readonly name = 'MissingBindingKeyError';
+  readonly code = 'MISSING_BINDING_KEY';
+
+  constructor() {
+    super('the database has no tenant binding key: run its migrations first (npm run migrate)');
+  }
+}
+
+/**
+ * Postgres' clock and ours are too far apart for tenant binding tokens, whose expiry Postgres
+ * checks: every binding would fail closed (no rows) or live longer than it should.
+ */
+export class ClockSkewError extends Error {
+  override readonly name = 'ClockSkewError';
+  readonly code = 'CLOCK_SKEW';
+
+  constructor(
+    readonly skewSeconds: number,
+    readonly limitSeconds: number,
+  ) {
+    super(
+      `the database clock is ${skewSeconds.toFixed(1)} s ${skewSeconds > 0 ? 'ahead of' : 'behind'} this host's; ` +
+        `tenant bindings need them within ${limitSeconds} s: synchronise the clocks (NTP)`,
+    );
+  }
+}

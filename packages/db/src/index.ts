@@ -8,8 +8,15 @@ export type {
 } from './tenant-database.ts';
 export type { ControlDatabase, MemberRole, TenantStatus, TenantStrategy } from './control-database.ts';
 export { DEFAULT_TENANT_STRATEGY } from './default-strategy.ts';
-export { RUNTIME_ROLE, ACCESS_ROLE, SHARED_SCHEMA, TENANT_SETTING } from './roles.ts';
-export { MigrationFailedError, UnsafeRuntimeRoleError, ProvisioningFailedError, UnknownHostError } from './errors.ts';
+export { RUNTIME_ROLE, ACCESS_ROLE, SHARED_SCHEMA, TENANT_SETTING, TENANT_TOKEN_SETTING, BINDING_SCHEMA } from './roles.ts';
+export {
+  MigrationFailedError,
+  UnsafeRuntimeRoleError,
+  ProvisioningFailedError,
+  UnknownHostError,
+  MissingBindingKeyError,
+  ClockSkewError,
+} from './errors.ts';
 export {
   migrateToLatest,
   migrateTenantTables,
@@ -35,6 +42,7 @@ export {
   type BindableTenant,
   type TenantSessionPlan,
 } from './tenant-binding.ts';
+export { TenantBindingKey, loadTenantBindingKey, TENANT_TOKEN_LIFETIME_SECONDS } from './tenant-binding-key.ts';
 export { tenantSchemaName, tenantRoleName, TENANT_SLUG_PATTERN } from './tenant-names.ts';
 export { TIERS, tierLimits, type Tier, type TierLimits } from './tiers.ts';
 export {

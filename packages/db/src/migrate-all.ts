@@ -4,6 +4,7 @@ import { migrateTenantTables, migrateToLatest, pendingControlMigrations, pending
 import { tenantMigrations as builtInTenantMigrations } from './migrations/index.ts';
 import { connectAsOwner, hostOwnerUrl, withDatabase, type OwnerDatabase, type ProvisionerOptions } from './provisioning.ts';
 import { ACCESS_ROLE, SHARED_SCHEMA } from './roles.ts';
+import { installTenantDatabaseKeys } from './tenant-binding-key.ts';
 import { tenantRoleName, tenantSchemaName } from './tenant-names.ts';
 
 /** Strategies whose tenants have tables of their own, migrated one tenant at a time. */
@@ -113,6 +114,8 @@ export async function migrateAllTenants(options: MigrateAllOptions): Promise<Mig
       try {
         const target = ownTablesTarget(options, tenant);
         applied = await migrateTenantTables(target.ownerUrl, target.schema, target.reader, provider);
+        // Every run, not only when a migration applied: it is how a rotated key reaches the tenant.
+        if (tenant.strategy === 'database') await installKeys(owner, target.ownerUrl, tenant.id);
       } catch (cause) {
         const error = cause instanceof Error ? cause.message : String(cause);
         await owner.updateTable('control.tenants').set({ migration_error: error }).where('id', '=', tenant.id).execute();
@@ -212,6 +215,15 @@ function ownTablesTarget(
     schema: SHARED_SCHEMA,
     reader: ACCESS_ROLE,
   };
+}
+
+async function installKeys(mainOwner: Kysely<OwnerDatabase>, tenantDatabaseOwnerUrl: string, tenantId: string): Promise<void> {
+  const databaseOwner = connectAsOwner(tenantDatabaseOwnerUrl, 1);
+  try {
+    await installTenantDatabaseKeys(mainOwner, databaseOwner, tenantId);
+  } finally {
+    await databaseOwner.destroy();
+  }
 }
 
 /** Runs `work` on every item, at most `limit` at a time; `work` reports its own failures. */

@@ -15,6 +15,7 @@ import pg from 'pg';
 import { controlMigrations, tenantMigrations } from './migrations/index.ts';
 import { ACCESS_ROLE, SHARED_SCHEMA } from './roles.ts';
 import { MigrationFailedError } from './errors.ts';
+import { ensureTenantBindingKey } from './tenant-binding-key.ts';
 
 export interface MigrationReport {
   /** Migrations applied by this run, in order, as `target: name`. */
@@ -22,8 +23,9 @@ export interface MigrationReport {
 }
 
 /**
- * Brings the control plane and the shared tenant tables of one database up to date. Runs as the
- * owner role (the login of `ownerUrl` owns what it creates); the runtime role only gets grants.
+ * Brings the control plane and the shared tenant tables of one database up to date, and gives it
+ * its first tenant binding key. Runs as the owner role (the login of `ownerUrl` owns what it
+ * creates); the runtime role only gets grants.
  * `tenantTables` replaces the built-in tenant migrations (tests, extensions with tables of their own).
  */
 export async function migrateToLatest(
@@ -33,6 +35,7 @@ export async function migrateToLatest(
   const applied: string[] = [];
   applied.push(...(await migrateTarget(ownerUrl, 'control', controlMigrations)));
   applied.push(...(await migrateTenantTables(ownerUrl, SHARED_SCHEMA, ACCESS_ROLE, tenantTables)));
+  await withOwner(ownerUrl, SHARED_SCHEMA, ensureTenantBindingKey);
   return { applied };
 }
 

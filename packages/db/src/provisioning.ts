@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { ControlDatabase, MemberRole, TenantStatus, TenantStrategy } from './control-database.ts';
 import type { TenantDatabase } from './tenant-database.ts';
 import { generateApiKey } from './api-keys.ts';
 import { ProvisioningFailedError, UnknownHostError } from './errors.ts';
 import { migrateTenantTables } from './migrate.ts';
-import { ACCESS_ROLE, RUNTIME_ROLE, SHARED_SCHEMA, TENANT_SETTING } from './roles.ts';
+import { ACCESS_ROLE, RUNTIME_ROLE, SHARED_SCHEMA } from './roles.ts';
+import { sharedTenantBinding } from './tenant-binding.ts';
+import { installTenantDatabaseKeys, readTenantBindingKey, type TenantBindingKey } from './tenant-binding-key.ts';
 import { tenantRoleName, tenantSchemaName } from './tenant-names.ts';
 
 /** The owner's view of the main database: the control plane plus the shared tenant tables. */
@@ -74,6 +76,8 @@ export class TenantProvisioner {
   readonly #stores = new Map<string, Kysely<TenantDatabase>>();
   /** Owner connections to `database` tenants' databases, by tenant id. */
   readonly #databaseOwners = new Map<string, Kysely<unknown>>();
+  /** The key the owner's own writes are bound with, read on first use. */
+  #bindingKey: Promise<TenantBindingKey> | undefined;
 
   constructor(options: ProvisionerOptions) {
     this.#options = options;
@@ -233,8 +237,10 @@ export class TenantProvisioner {
    */
   async writeAs<T>(tenant: { id: string; slug: string; strategy: TenantStrategy }, work: (db: Kysely<TenantDatabase>) => Promise<T>): Promise<T> {
     const store = await this.#store(tenant);
+    const key = await this.#key();
+    const [binding] = sharedTenantBinding(tenant.id, tenant.strategy === 'database' ? key.forTenantDatabase(tenant.id) : key);
     return store.transaction().execute(async (trx) => {
-      await sql`select set_config(${TENANT_SETTING}, ${tenant.id}, true)`.execute(trx);
+      await trx.executeQuery(CompiledQuery.raw(binding!.text, [...binding!.values]));
       return work(trx);
     });
   }
@@ -243,6 +249,14 @@ export class TenantProvisioner {
     // Stores are views (withSchema) of these connections; closing the connections closes them.
     await Promise.all([...this.#databaseOwners.values()].map((db) => db.destroy()));
     await this.owner.destroy();
+  }
+
+  #key(): Promise<TenantBindingKey> {
+    this.#bindingKey ??= readTenantBindingKey(this.owner).catch((error: unknown) => {
+      this.#bindingKey = undefined;
+      throw error;
+    });
+    return this.#bindingKey;
   }
 
   async #provision(tenantId: string): Promise<void> {
@@ -293,6 +307,12 @@ export class TenantProvisioner {
       await hostOwner.destroy();
     }
     await migrateTenantTables(databaseUrl, SHARED_SCHEMA, ACCESS_ROLE);
+    const databaseOwner = connect<unknown>(databaseUrl, 1);
+    try {
+      await installTenantDatabaseKeys(this.owner, databaseOwner, tenant.id);
+    } finally {
+      await databaseOwner.destroy();
+    }
     const runtimeUrl = new URL(databaseUrl);
     runtimeUrl.username = login;
     runtimeUrl.password = password;

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import {
   assertSafeRuntimeRole,
   RUNTIME_ROLE,
   seedTenantData,
+  sharedTenantBinding,
   TENANT_SETTING,
   UnsafeRuntimeRoleError,
   type TenantFixtureShape,
@@ -56,11 +57,17 @@ async function asRuntime<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
   }
 }
 
-/** Runs `work` in a transaction bound to `setting` (exactly as a request binds one), then rolls back. */
+/**
+ * Runs `work` in a transaction bound to `setting` (exactly as a request binds one, signed token
+ * included), then rolls back.
+ */
 async function inTransaction<T>(client: pg.Client, setting: string | undefined, work: () => Promise<T>): Promise<T> {
   await client.query('begin');
   try {
-    if (setting !== undefined) await client.query('select set_config($1, $2, true)', [TENANT_SETTING, setting]);
+    if (setting !== undefined) {
+      const [binding] = sharedTenantBinding(setting, database.bindingKey);
+      await client.query(binding!.text, [...binding!.values]);
+    }
     return await work();
   } finally {
     await client.query('rollback');
@@ -271,7 +278,8 @@ describe('the owner role', () => {
       expect(Number(unbound.count)).toBe(0);
     }
     const bound = await owner.transaction().execute(async (trx) => {
-      await sql`select set_config(${TENANT_SETTING}, ${tenants.globex.id}, true)`.execute(trx);
+      const [binding] = sharedTenantBinding(tenants.globex.id, database.bindingKey);
+      await trx.executeQuery(CompiledQuery.raw(binding!.text, [...binding!.values]));
       return trx.selectFrom('app.tasks').select('tenant_id').execute();
     });
     expect(bound.map((row) => row.tenant_id)).toEqual(Array(expectedCounts.globex.tasks).fill(tenants.globex.id));

@@ -32,7 +32,7 @@ afterAll(() => database.close());
 /** Runs statements in one transaction bound to `slug` exactly as a request would be, as the runtime login. */
 async function asTenant<T>(slug: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const tenant = tenants[slug]!;
-  const plan = sessionPlanFor({ ...tenant, databaseUrl: tenant.databaseUrl });
+  const plan = sessionPlanFor({ ...tenant, databaseUrl: tenant.databaseUrl }, database.bindingKey);
   const client = new pg.Client({ connectionString: plan.target?.connectionString ?? database.runtimeUrl });
   await client.connect();
   try {
@@ -103,7 +103,7 @@ describe('the role option on a shared tenant', () => {
     const client = new pg.Client({ connectionString: database.runtimeUrl });
     await client.connect();
     try {
-      const plan = sessionPlanFor({ ...tenants.plain!, databaseUrl: null });
+      const plan = sessionPlanFor({ ...tenants.plain!, databaseUrl: null }, database.bindingKey);
       await client.query('begin');
       await client.query(plan.binding[0]!.text, [...plan.binding[0]!.values]);
       await client.query('commit');

@@ -1,5 +1,6 @@
 import type { TenantStrategy } from './control-database.ts';
-import { SHARED_SCHEMA, TENANT_SETTING } from './roles.ts';
+import { SHARED_SCHEMA, TENANT_SETTING, TENANT_TOKEN_SETTING } from './roles.ts';
+import type { TenantBindingKey } from './tenant-binding-key.ts';
 import { tenantRoleName, tenantSchemaName } from './tenant-names.ts';
 import { tierLimits } from './tiers.ts';
 
@@ -30,25 +31,26 @@ export interface BindableTenant {
 
 /**
  * How a tenant's transactions are bound, whatever its strategy: one statement, sent with BEGIN,
- * sets the tenant (read by the RLS policies), the tenant's own role where it has one, and the
- * tier's statement timeout — all transaction-local, gone at COMMIT or ROLLBACK. Values travel as
- * bound parameters, never spliced into SQL text.
+ * sets the tenant, the tenant's own role where it has one, a token signed with `key` over both
+ * (the only thing the RLS policies trust: SQL that changes either after binding sees no rows), and
+ * the tier's statement timeout — all transaction-local, gone at COMMIT or ROLLBACK. Values travel
+ * as bound parameters, never spliced into SQL text. Call it per transaction: the token expires
+ * (`TENANT_TOKEN_LIFETIME_SECONDS`).
  */
-export function sessionPlanFor(tenant: BindableTenant): TenantSessionPlan {
+export function sessionPlanFor(tenant: BindableTenant, key: TenantBindingKey): TenantSessionPlan {
   const limits = tierLimits(tenant.tier);
+  const role = tenant.ownRole || tenant.strategy === 'schema' ? tenantRoleName(tenant.id) : undefined;
   const settings: [string, string][] = [[TENANT_SETTING, tenant.id]];
-  if (tenant.ownRole || tenant.strategy === 'schema') settings.push(['role', tenantRoleName(tenant.id)]);
+  if (role) settings.push(['role', role]);
+  const signer = tenant.strategy === 'database' ? key.forTenantDatabase(tenant.id) : key;
+  settings.push([TENANT_TOKEN_SETTING, signer.token(tenant.id, role ?? NO_ROLE)]);
   // Kysely qualifies every table with the tenant's schema; the search path does the same for any
   // hand-written SQL, so an unqualified name never lands in the shared tables by mistake.
   if (tenant.strategy === 'schema') settings.push(['search_path', tenantSchemaName(tenant.slug)]);
   settings.push(['statement_timeout', String(limits.statementTimeoutMs)]);
-  const binding: BindingStatement = {
-    text: `select ${settings.map((_, index) => `set_config($${2 * index + 1}, $${2 * index + 2}, true)`).join(', ')}`,
-    values: settings.flat(),
-  };
   const plan: TenantSessionPlan = {
     tenantId: tenant.id,
-    binding: [binding],
+    binding: [setConfigStatement(settings)],
     schema: tenant.strategy === 'schema' ? tenantSchemaName(tenant.slug) : SHARED_SCHEMA,
     limits: { maxConnections: limits.maxConnections, maxQueue: limits.maxQueue },
   };
@@ -59,7 +61,20 @@ export function sessionPlanFor(tenant: BindableTenant): TenantSessionPlan {
   return plan;
 }
 
-/** The binding of a `shared` tenant without a role of its own (tests, scripts). */
-export function sharedTenantBinding(tenantId: string): BindingStatement[] {
-  return [{ text: 'select set_config($1, $2, true)', values: [TENANT_SETTING, tenantId] }];
+/**
+ * A binding without a role: a `shared` tenant's without a role of its own (tests, scripts), or the
+ * owner's writes into any tenant's tables — with `key.forTenantDatabase(id)` for a `database` tenant.
+ */
+export function sharedTenantBinding(tenantId: string, key: TenantBindingKey): BindingStatement[] {
+  return [setConfigStatement([[TENANT_SETTING, tenantId], [TENANT_TOKEN_SETTING, key.token(tenantId, NO_ROLE)]])];
+}
+
+/** What `current_setting('role')` reads in a transaction that did not SET ROLE. */
+const NO_ROLE = 'none';
+
+function setConfigStatement(settings: [string, string][]): BindingStatement {
+  return {
+    text: `select ${settings.map((_, index) => `set_config($${2 * index + 1}, $${2 * index + 2}, true)`).join(', ')}`,
+    values: settings.flat(),
+  };
 }

@@ -3,9 +3,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   TenantProvisioner,
+  loadTenantBindingKey,
   seedTenantData,
   sessionPlanFor,
   type ProvisionedTenant,
+  type TenantBindingKey,
   type TenantDatabase,
 } from '@tenant-app/db';
 import { createTestDatabase, type TestDatabase } from '@tenant-app/db/testing';
@@ -14,6 +16,8 @@ import { startExtraCluster, superuserQuery, type ExtraCluster } from './test-clu
 
 interface Tenant extends ProvisionedTenant {
   databaseUrl: string | null;
+  /** The key of the main database its provisioner wrote to, which signs its bindings. */
+  bindingKey: TenantBindingKey;
 }
 
 /** What one session saw: the tenant its transaction was bound to, and the projects it could read. */
@@ -43,7 +47,7 @@ async function eventually<T>(ms: number, probe: () => Promise<T> | T, condition:
 
 /** One request of a tenant: a transaction bound to it, one read of its tables, commit. */
 async function visit(pools: PoolManager, tenant: Tenant, options: { sleepMs?: number } = {}): Promise<Visit> {
-  const { db, session } = pools.openSession<TenantDatabase>(sessionPlanFor(tenant));
+  const { db, session } = pools.openSession<TenantDatabase>(sessionPlanFor(tenant, tenant.bindingKey));
   try {
     const { rows } = await sql<{ setting: string }>`
       select current_setting('app.tenant_id') as setting, pg_sleep(${(options.sleepMs ?? 0) / 1000})`.execute(db);
@@ -80,7 +84,13 @@ function kindOf(error: unknown): string {
   return `unexpected: ${message}`;
 }
 
-async function provision(provisioner: TenantProvisioner, owner: TenantProvisioner['owner'], slug: string, strategy: Tenant['strategy']): Promise<Tenant> {
+async function provision(
+  provisioner: TenantProvisioner,
+  owner: TenantProvisioner['owner'],
+  bindingKey: TenantBindingKey,
+  slug: string,
+  strategy: Tenant['strategy'],
+): Promise<Tenant> {
   const tenant = await provisioner.createTenant({ slug, name: slug, strategy });
   await seedTenantData(provisioner, tenant, [], { projects: 1, tasksPerProject: 0, commentsPerTask: 0 });
   const row = await owner
@@ -88,7 +98,7 @@ async function provision(provisioner: TenantProvisioner, owner: TenantProvisione
     .select('connection_url')
     .where('tenant_id', '=', tenant.id)
     .executeTakeFirst();
-  return { ...tenant, databaseUrl: row?.connection_url ?? null };
+  return { ...tenant, databaseUrl: row?.connection_url ?? null, bindingKey };
 }
 
 describe('pg_terminate_backend on our pooled connections', () => {
@@ -102,7 +112,7 @@ describe('pg_terminate_backend on our pooled connections', () => {
     observer = new pg.Client({ connectionString: database.superuserUrl });
     await observer.connect();
     for (const [slug, strategy] of [['acme', 'shared'], ['globex', 'shared'], ['hooli', 'schema']] as const) {
-      tenants.push(await provision(database.provisioner, database.owner, slug, strategy));
+      tenants.push(await provision(database.provisioner, database.owner, database.bindingKey, slug, strategy));
     }
   });
   afterAll(async () => {
@@ -139,7 +149,7 @@ describe('pg_terminate_backend on our pooled connections', () => {
     const [acme, globex] = tenants as [Tenant, Tenant];
     // Four connections: two left idle in the pool, two held by transactions that have run a query.
     await Promise.all([visit(pools, acme), visit(pools, acme), visit(pools, globex), visit(pools, globex)]);
-    const held = [acme, globex].map((tenant) => pools.openSession<TenantDatabase>(sessionPlanFor(tenant)));
+    const held = [acme, globex].map((tenant) => pools.openSession<TenantDatabase>(sessionPlanFor(tenant, tenant.bindingKey)));
     for (const { db } of held) await sql`select 1`.execute(db);
     expect(pools.stats()[0]).toMatchObject({ total: 4, idle: 2, active: 2 });
 
@@ -223,9 +233,10 @@ describe('a Postgres stop and start under load', () => {
     // across the restart.
     cluster = await startExtraCluster({ persistent: true });
     const provisioner = new TenantProvisioner({ ownerUrl: cluster.ownerUrl });
+    const bindingKey = await loadTenantBindingKey(cluster.ownerUrl);
     try {
       for (const [slug, strategy] of [['alpha', 'shared'], ['bravo', 'shared'], ['charlie', 'schema'], ['delta', 'database']] as const) {
-        tenants.push(await provision(provisioner, provisioner.owner, slug, strategy));
+        tenants.push(await provision(provisioner, provisioner.owner, bindingKey, slug, strategy));
       }
     } finally {
       // Its idle owner connections would die with the server, and a pg pool without an error

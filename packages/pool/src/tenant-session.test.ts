@@ -23,7 +23,7 @@ function manager(options: Partial<ConstructorParameters<typeof PoolManager>[0]> 
 function open(pools: PoolManager, tenant: 'acme' | 'globex') {
   return pools.openSession<TenantDatabase>({
     tenantId: tenants[tenant].id,
-    binding: sharedTenantBinding(tenants[tenant].id),
+    binding: sharedTenantBinding(tenants[tenant].id, database.bindingKey),
     schema: SHARED_SCHEMA,
   });
 }

@@ -4,6 +4,7 @@ import * as tenantStrategies from './control/2026-11-28T10-00_tenant-strategies.
 import * as platformKeys from './control/2026-11-28T10-30_platform-keys.ts';
 import * as tenantMigrationState from './control/2026-11-28T10-45_tenant-migration-state.ts';
 import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
+import * as verifiedTenantBinding from './tenant/2026-11-29T09-00_verified-tenant-binding.ts';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same from sources,
@@ -22,4 +23,5 @@ export const controlMigrations = staticProvider({
 
 export const tenantMigrations = staticProvider({
   '2026-11-28T09-00_project-tracker': projectTracker,
+  '2026-11-29T09-00_verified-tenant-binding': verifiedTenantBinding,
 });

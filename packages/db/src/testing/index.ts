@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { inject } from 'vitest';
 import { cloneDatabase, databaseUrl, localDatabaseUrls } from '../local-database.ts';
 import { TenantProvisioner, type OwnerDatabase } from '../provisioning.ts';
+import { loadTenantBindingKey, type TenantBindingKey } from '../tenant-binding-key.ts';
 import { TEMPLATE_DATABASE } from './provided-context.ts';
 
 
@@ -15,6 +16,8 @@ export interface TestDatabase {
   provisioner: TenantProvisioner;
   /** The owner's connection to the main database. */
   owner: Kysely<OwnerDatabase>;
+  /** The key that signs tenant bindings, as the app loads it at start. */
+  bindingKey: TenantBindingKey;
   /** Closes the owner connections; the databases go with the test cluster. */
   close(): Promise<void>;
 }
@@ -27,6 +30,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const { ownerUrl, runtimeUrl } = localDatabaseUrls(superuserUrl, name);
   const provisioner = new TenantProvisioner({ ownerUrl });
   return {
+    bindingKey: await loadTenantBindingKey(ownerUrl),
     name,
     superuserUrl: databaseUrl(superuserUrl, name),
     ownerUrl,
