@@ -1,0 +1,243 @@
+/**
+ * What the verified tenant binding costs, side by side with the plain setting it replaced, in one
+ * run on one Postgres: `npm run bench:binding [-- --seconds 3 --rounds 3 --concurrency 4]`.
+ *
+ * The same tenant rows sit in two schemas of one database: `app`, whose policies call
+ * `tenant_binding.current_tenant_id()` (HMAC check), and `bench_plain`, built by the project
+ * tracker migration alone, whose policies compare with `app.tenant_id` as before. Each variant runs
+ * the same transactions as the runtime login — BEGIN, its binding (the plain one without token, the
+ * verified one signed per transaction as the API does), the queries, COMMIT — in alternating slices
+ * so that drift of the machine hits both alike.
+ */
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import {
+  ACCESS_ROLE,
+  TENANT_SETTING,
+  TenantProvisioner,
+  loadTenantBindingKey,
+  migrateTenantTables,
+  seedTenantData,
+  sessionPlanFor,
+  tenantMigrations,
+  type BindingStatement,
+  type ProvisionedTenant,
+} from '@tenant-app/db';
+import { startLocalPostgres } from './local-postgres.ts';
+import { textTable } from './text-table.ts';
+
+const PLAIN_SCHEMA = 'bench_plain';
+
+interface Workload {
+  name: string;
+  /** Statements of one transaction besides BEGIN, binding and COMMIT. */
+  run(client: pg.Client, schema: string, projectIds: readonly string[]): Promise<number>;
+}
+
+const workloads: Workload[] = [
+  {
+    name: 'request (page of projects, their tasks, comment counts)',
+    async run(client, schema) {
+      const projects = await client.query<{ id: string }>(`select id, name, created_at from ${schema}.projects order by created_at, id limit 20`);
+      const ids = projects.rows.map((row) => row.id);
+      const tasks = await client.query<{ id: string }>(
+        `select id, project_id, title, status from ${schema}.tasks where project_id = any($1::uuid[])`,
+        [ids],
+      );
+      await client.query(`select task_id, count(*) from ${schema}.comments where task_id = any($1::uuid[]) group by task_id`, [
+        tasks.rows.map((row) => row.id),
+      ]);
+      return 3;
+    },
+  },
+  {
+    name: '20 point lookups (per-statement cost at its largest)',
+    async run(client, schema, projectIds) {
+      for (let index = 0; index < 20; index += 1) {
+        await client.query(`select name from ${schema}.projects where id = $1`, [projectIds[Math.floor(Math.random() * projectIds.length)]]);
+      }
+      return 20;
+    },
+  },
+];
+
+interface Variant {
+  name: 'plain setting' | 'verified token';
+  schema: string;
+  binding(): BindingStatement;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '4' } },
+  });
+  const seconds = positive('seconds', values.seconds);
+  const rounds = positive('rounds', values.rounds);
+  const concurrency = positive('concurrency', values.concurrency);
+
+  const postgres = await startLocalPostgres();
+  const provisioner = new TenantProvisioner({ ownerUrl: postgres.ownerUrl });
+  try {
+    process.stdout.write(`binding cost on ${postgres.description}\n`);
+    const key = await loadTenantBindingKey(postgres.ownerUrl);
+    const tenants: ProvisionedTenant[] = [];
+    for (const slug of ['bench-a', 'bench-b']) {
+      const tenant = await provisioner.createTenant({ slug, name: slug, strategy: 'shared' });
+      const { userId } = await provisioner.addMember(tenant, { email: `a@${slug}.test`, name: 'A', role: 'admin' });
+      await seedTenantData(provisioner, tenant, [userId], { projects: 100, tasksPerProject: 10, commentsPerTask: 2 });
+      tenants.push(tenant);
+    }
+    await copyIntoPlainSchema(postgres.ownerUrl, tenants, key);
+    const tenant = { ...tenants[0]!, databaseUrl: null };
+    const projectIds = await tenantProjectIds(postgres.superuserUrl, tenant.id);
+
+    const variants: Variant[] = [
+      {
+        name: 'plain setting',
+        schema: PLAIN_SCHEMA,
+        // The binding as it was: the tenant and the tier's statement timeout, no token.
+        binding: () => ({
+          text: 'select set_config($1, $2, true), set_config($3, $4, true)',
+          values: [TENANT_SETTING, tenant.id, 'statement_timeout', '5000'],
+        }),
+      },
+      { name: 'verified token', schema: 'app', binding: () => sessionPlanFor(tenant, key).binding[0]! },
+    ];
+    // A broken binding would read no rows, fast: make sure both see the tenant's projects.
+    for (const variant of variants) await assertSeesTenant(postgres.runtimeUrl, variant, projectIds.length);
+    const rows: (string | number)[][] = [['workload', 'policy', 'transactions/s', 'statements/s', 'vs plain']];
+    for (const workload of workloads) {
+      const totals = new Map<Variant['name'], { transactions: number; statements: number; ms: number }>();
+      for (let round = 0; round < rounds; round += 1) {
+        const order = round % 2 === 0 ? variants : [...variants].reverse();
+        for (const variant of order) {
+          const result = await measure(postgres.runtimeUrl, variant, workload, projectIds, concurrency, seconds * 1000);
+          const total = totals.get(variant.name) ?? { transactions: 0, statements: 0, ms: 0 };
+          totals.set(variant.name, {
+            transactions: total.transactions + result.transactions,
+            statements: total.statements + result.statements,
+            ms: total.ms + result.ms,
+          });
+        }
+      }
+      const rate = (name: Variant['name']) => {
+        const total = totals.get(name)!;
+        return { tps: (total.transactions * 1000) / total.ms, sps: (total.statements * 1000) / total.ms };
+      };
+      const plain = rate('plain setting');
+      const verified = rate('verified token');
+      for (const [name, figures] of [['plain setting', plain], ['verified token', verified]] as const) {
+        rows.push([workload.name, name, Math.round(figures.tps), Math.round(figures.sps), Number((figures.tps / plain.tps).toFixed(3))]);
+      }
+    }
+    process.stdout.write(
+      `\n${concurrency} connections, ${rounds} rounds of ${seconds} s per variant and workload, variants alternating\n\n` +
+        textTable(rows) +
+        '\n',
+    );
+  } finally {
+    await provisioner.close();
+    await postgres.stop();
+  }
+}
+
+/** Copies every tenant's rows into a schema with the old, plain-setting policies. */
+async function copyIntoPlainSchema(ownerUrl: string, tenants: readonly ProvisionedTenant[], key: Awaited<ReturnType<typeof loadTenantBindingKey>>) {
+  const all = await tenantMigrations.getMigrations();
+  const projectTracker = Object.keys(all).sort()[0]!;
+  await migrateTenantTables(ownerUrl, PLAIN_SCHEMA, ACCESS_ROLE, { getMigrations: async () => ({ [projectTracker]: all[projectTracker]! }) });
+  const owner = new pg.Client({ connectionString: ownerUrl });
+  await owner.connect();
+  try {
+    for (const tenant of tenants) {
+      // A verified binding sets `app.tenant_id` too, so both schemas' policies admit the tenant.
+      const binding = sessionPlanFor({ ...tenant, databaseUrl: null }, key).binding[0]!;
+      await owner.query('begin');
+      await owner.query(binding.text, [...binding.values]);
+      for (const table of ['users', 'projects', 'tasks', 'comments']) {
+        await owner.query(`insert into ${PLAIN_SCHEMA}.${table} select * from app.${table}`);
+      }
+      await owner.query('commit');
+    }
+    await owner.query(`analyze ${PLAIN_SCHEMA}.projects, ${PLAIN_SCHEMA}.tasks, ${PLAIN_SCHEMA}.comments, app.projects, app.tasks, app.comments`);
+  } finally {
+    await owner.end();
+  }
+}
+
+async function tenantProjectIds(superuserUrl: string, tenantId: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: superuserUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string }>('select id from app.projects where tenant_id = $1', [tenantId]);
+    return rows.map((row) => row.id);
+  } finally {
+    await client.end();
+  }
+}
+
+async function assertSeesTenant(runtimeUrl: string, variant: Variant, projects: number): Promise<void> {
+  const client = new pg.Client({ connectionString: runtimeUrl });
+  await client.connect();
+  try {
+    const binding = variant.binding();
+    await client.query('begin');
+    await client.query(binding.text, [...binding.values]);
+    const { rows } = await client.query<{ count: number }>(`select count(*)::int as count from ${variant.schema}.projects`);
+    await client.query('rollback');
+    if (rows[0]!.count !== projects) throw new Error(`${variant.name} sees ${rows[0]!.count} projects, not the tenant's ${projects}`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function measure(
+  runtimeUrl: string,
+  variant: Variant,
+  workload: Workload,
+  projectIds: readonly string[],
+  concurrency: number,
+  ms: number,
+): Promise<{ transactions: number; statements: number; ms: number }> {
+  const clients = await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      const client = new pg.Client({ connectionString: runtimeUrl });
+      await client.connect();
+      return client;
+    }),
+  );
+  let transactions = 0;
+  let statements = 0;
+  const started = performance.now();
+  const deadline = started + ms;
+  try {
+    await Promise.all(
+      clients.map(async (client) => {
+        while (performance.now() < deadline) {
+          const binding = variant.binding();
+          await client.query('begin');
+          await client.query(binding.text, [...binding.values]);
+          const ran = await workload.run(client, variant.schema, projectIds);
+          await client.query('commit');
+          transactions += 1;
+          statements += ran;
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(clients.map((client) => client.end()));
+  }
+  if (statements === 0) throw new Error(`${variant.name}: no statement ran`);
+  return { transactions, statements, ms: performance.now() - started };
+}
+
+function positive(name: string, value: string | undefined): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new RangeError(`--${name} must be a whole number of at least 1, but got: ${value}`);
+  return number;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
