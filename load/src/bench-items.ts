@@ -11,6 +11,7 @@ import { readPoolStats, startPoolSampler } from './pool-sampler.ts';
 import type { SeededTenant } from './seed-format.ts';
 import type { ServerProcessConfig } from './server-process.ts';
 import { startServerChild, type ServerChild } from './server-child.ts';
+import { startOtlpSink } from './otlp-sink.ts';
 import { median, percentile, round, summarize } from './stats.ts';
 
 export interface BenchSettings {
@@ -407,5 +408,59 @@ export async function memoryItem(cluster: BenchCluster, settings: BenchSettings)
     return result;
   } finally {
     await server.close();
+  }
+}
+
+export interface TelemetryResult {
+  /** Traced server / untraced server, nested-read req/s: median over rounds, and every round's ratio. */
+  ratio: { median: number; rounds: number[] };
+  off: { throughput: number; p99: number; cpuMsPerRequest: number };
+  on: { throughput: number; p99: number; cpuMsPerRequest: number };
+  /** What the traced server exported over the measured runs. */
+  exported: { requests: number; kilobytes: number };
+}
+
+/**
+ * Item 8: what OpenTelemetry costs. Two servers side by side, the same but for telemetry: one
+ * without an SDK (as with OTEL_SDK_DISABLED=true), one with the SDK as `npm start` starts it,
+ * every request sampled, spans (HTTP, GraphQL, pool, SQL) and the pool metrics exported over
+ * OTLP/HTTP to a local endpoint. Rounds alternate which server runs first.
+ */
+export async function telemetryItem(cluster: BenchCluster, settings: BenchSettings): Promise<TelemetryResult> {
+  const sink = await startOtlpSink();
+  const servers = {
+    off: await startServerChild(serverConfig(cluster), { logFile: `${settings.logDir}/bench-telemetry-off-server.log` }),
+    on: await startServerChild(serverConfig(cluster, { telemetry: { otlpEndpoint: sink.url } }), {
+      logFile: `${settings.logDir}/bench-telemetry-on-server.log`,
+    }),
+  };
+  const tenants = cluster.tenants['bench-shared'];
+  const runs: Record<'off' | 'on', Omit<MeasuredRun, 'load'>[]> = { off: [], on: [] };
+  try {
+    for (const server of Object.values(servers)) await measuredRun(server, { tenants, lanes: steadyLanes(3, settings.connections) });
+    const exportedBefore = sink.received();
+    for (let pass = 0; pass < settings.rounds; pass += 1) {
+      for (const variant of pass % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+        const { load: _load, ...run } = await measuredRun(servers[variant], { tenants, lanes: steadyLanes(settings.seconds, settings.connections) });
+        runs[variant].push(run);
+        settings.log(`telemetry round ${pass + 1}/${settings.rounds} ${variant}: ${run.throughput} req/s, p99 ${run.latencyMs.p99} ms, ${run.cpuMsPerRequest} ms CPU/request`);
+      }
+    }
+    const exported = sink.received();
+    const rounds = runs.on.map((run, i) => round(run.throughput / runs.off[i]!.throughput, 3));
+    const medianOf = (variant: 'off' | 'on') => ({
+      throughput: median(runs[variant].map((run) => run.throughput)),
+      p99: median(runs[variant].map((run) => run.latencyMs.p99)),
+      cpuMsPerRequest: median(runs[variant].map((run) => run.cpuMsPerRequest)),
+    });
+    return {
+      ratio: { median: median(rounds), rounds },
+      off: medianOf('off'),
+      on: medianOf('on'),
+      exported: { requests: exported.requests - exportedBefore.requests, kilobytes: Math.round((exported.bytes - exportedBefore.bytes) / 1024) },
+    };
+  } finally {
+    await Promise.all(Object.values(servers).map((server) => server.close()));
+    await sink.close();
   }
 }

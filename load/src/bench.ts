@@ -9,6 +9,7 @@
  *   5. 2,000 schema and database tenants cycling under a 40-connection budget
  *   6. cold (evicted) database tenant vs warm
  *   7. RSS with 10,000 registered tenants, and per open tenant pool
+ *   8. telemetry: nested-read throughput with OpenTelemetry exporting every span / without an SDK
  *
  * The servers run as child processes (server-process.ts), so that CPU and memory figures are the
  * server's own; the load generator (autocannon) and Postgres share the machine with them, as they
@@ -27,6 +28,7 @@ import {
   noisyNeighbourItem,
   roundTripItem,
   serverConfig,
+  telemetryItem,
   throughputItems,
   type BenchSettings,
 } from './bench-items.ts';
@@ -110,6 +112,8 @@ async function main(): Promise<void> {
     const cold = await coldTenantItem(cluster, settings);
     log('item 7: memory');
     const memory = await memoryItem(cluster, settings);
+    log('item 8: telemetry on / off');
+    const telemetry = await telemetryItem(cluster, settings);
 
     const m = throughput.medians;
     const r = throughput.ratios;
@@ -130,6 +134,7 @@ async function main(): Promise<void> {
       ['6', 'evicted database tenant: first request vs warm (median ms)', `${cold.coldMs.median} vs ${cold.warmMs.median} (x${cold.ratio}, +${cold.extraMs} ms; ${cold.evictedConfirmed}/${cold.samples} evictions confirmed)`, ''],
       ['7', `RSS with ${memory.registeredTenants} registered tenants (fresh server, after GC)`, `${memory.rssMbWithTenants} MB (${memory.rssMbBefore} MB before); heap ${signed(memory.heapKbPerTenant)} KB per tenant`, ''],
       ['7', `per open database-tenant pool (${memory.openPools} pools, 1 connection each)`, `heap ${signed(memory.heapKbPerPool)} KB, RSS ${signed(memory.rssKbPerPool)} KB per pool`, ''],
+      ['8', 'telemetry: traced (every span exported over OTLP) / no SDK, shared nested-read req/s', `${telemetry.ratio.median} (rounds ${range(telemetry.ratio.rounds)}); ${telemetry.on.throughput} vs ${telemetry.off.throughput} req/s; CPU ms/request ${telemetry.on.cpuMsPerRequest} vs ${telemetry.off.cpuMsPerRequest}; ${telemetry.exported.kilobytes} KB in ${telemetry.exported.requests} exports`, ''],
     ];
     const table = textTable(rows);
     const seconds = (performance.now() - started) / 1000;
@@ -146,6 +151,7 @@ async function main(): Promise<void> {
       manyTenants: many,
       coldTenant: cold,
       memory,
+      telemetry,
       table: rows,
     };
     const file = path.join(RESULTS_DIR, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

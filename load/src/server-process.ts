@@ -17,6 +17,7 @@ import {
   type TenantRecord,
 } from '@tenant-app/db';
 import { PoolManager, type SessionOptions } from '@tenant-app/pool';
+import { startTelemetry } from '@tenant-app/telemetry';
 
 export interface ServerProcessConfig {
   /** The runtime login (never the owner): the API's pool. */
@@ -34,6 +35,8 @@ export interface ServerProcessConfig {
   tenancyOff?: { slugPrefix: string; schema: string };
   /** Send every connection, the shared pool's and database tenants' alike, through this local port (a round-trip counting proxy). */
   proxyPort?: number;
+  /** Start OpenTelemetry (as `npm start` does) and export every span and metric over OTLP/HTTP there. */
+  telemetry?: { otlpEndpoint: string };
   logLevel: string;
 }
 
@@ -71,6 +74,11 @@ function throughProxy(url: string, port: number): string {
 async function main(config: ServerProcessConfig): Promise<void> {
   const send = (reply: ServerReply) => process.send?.(reply);
   const logger = pino({ level: config.logLevel });
+  if (config.telemetry) {
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = config.telemetry.otlpEndpoint;
+    process.env.OTEL_METRICS_EXPORTER = 'otlp';
+    startTelemetry({ serviceName: 'tenant-app-bench' });
+  }
   const pools = new PoolManager({
     connectionString: config.proxyPort ? throughProxy(config.runtimeUrl, config.proxyPort) : config.runtimeUrl,
     maxConnections: config.poolMax,

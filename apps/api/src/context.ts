@@ -7,6 +7,7 @@ import type { GraphQLContext } from '@tenant-app/graphql';
 import type { BoundSession, PoolManager } from '@tenant-app/pool';
 import { resolveRequestIdentity } from './request-identity.ts';
 import { toClientError } from './errors.ts';
+import { currentRequestId } from './request-scope.ts';
 import type { TenantRateLimiter } from './rate-limit.ts';
 
 export interface ApiContext extends GraphQLContext {
@@ -30,8 +31,9 @@ export interface ContextDependencies {
 
 /** Builds a request's context: who the tenant and the caller are, and a database bound to them. */
 export async function createApiContext(request: Request, deps: ContextDependencies): Promise<ApiContext> {
-  const requestId = request.headers.get('x-request-id')?.match(/^[\w-]{1,64}$/)?.[0] ?? randomUUID();
-  const log = deps.logger.child({ requestId });
+  // The logger adds the request id to every line itself (see request-scope.ts).
+  const requestId = currentRequestId() ?? randomUUID();
+  const log = deps.logger;
   let identity: Awaited<ReturnType<typeof resolveRequestIdentity>>;
   try {
     identity = await resolveRequestIdentity(request.headers, deps.registry);

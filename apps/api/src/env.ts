@@ -35,6 +35,10 @@ const schema = z
     DB_STATEMENT_TIMEOUT_MS: milliseconds(30_000),
     TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
     GRAPHIQL: z.stringbool().optional(),
+    // The OpenTelemetry SDK reads every OTEL_* variable itself; these two are checked here so that a
+    // typo fails at start with a clear message instead of silently exporting nothing.
+    OTEL_SDK_DISABLED: z.stringbool().default(false),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://localhost:4318' }).optional(),
     ...limitsEnvShape,
   })
   .superRefine((env, ctx) => {
@@ -57,6 +61,9 @@ const schema = z
   });
 
 export type Env = z.infer<typeof schema>;
+
+/** Every variable the API reads (besides the OTEL_* ones the OpenTelemetry SDK reads itself). */
+export const ENVIRONMENT_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 /** Why the environment was refused: one line per variable, each naming the fix. */
 export class InvalidEnvironmentError extends Error {

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `tenant-app is serving GraphQL at ${running.url} (${running.database})`,
+    ...(running.telemetry ? [running.telemetry] : []),
     ...(env.GRAPHIQL ?? env.NODE_ENV !== 'production' ? [`GraphiQL: open ${running.url} in a browser`] : []),
   ];
   for (const credential of running.credentials) {

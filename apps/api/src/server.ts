@@ -7,6 +7,7 @@ import type { Env } from './env.ts';
 import { demoCredentials } from './demo-credentials.ts';
 import { openPostgres } from './postgres.ts';
 import { createApi } from './yoga.ts';
+import { describeTelemetry, startTelemetry } from './telemetry.ts';
 import { apiLimitsFromEnv } from './limits-env.ts';
 
 export interface RunningServer {
@@ -18,6 +19,8 @@ export interface RunningServer {
   platformKey: string | undefined;
   /** Where the data lives: "embedded Postgres in <folder>" or the DATABASE_URL host. */
   database: string;
+  /** Where traces and metrics go, in words; undefined when OpenTelemetry is off. */
+  telemetry: string | undefined;
   close(): Promise<void>;
 }
 
@@ -31,6 +34,8 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.error({ err: error }, 'shutdown step failed'));
   };
   try {
+    const telemetry = startTelemetry(env);
+    cleanups.push(() => telemetry.shutdown());
     const postgres = await openPostgres(env, { migrate: true });
     cleanups.push(() => postgres.close());
     const demo = (env.SEED_DEMO ?? !env.DATABASE_URL) ? await demoCredentials(postgres.ownerUrl, env.DATA_DIR) : undefined;
@@ -81,6 +86,7 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
       credentials,
       platformKey: demo?.platformKey,
       database: postgres.description,
+      telemetry: telemetry.enabled ? describeTelemetry(process.env) : undefined,
       close,
     };
   } catch (error) {

@@ -1,5 +1,6 @@
 import { GraphQLError, getOperationAST, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { SessionClosedError } from '@tenant-app/pool';
 import type { ApiContext } from './context.ts';
 import { toClientError } from './errors.ts';
 
@@ -10,7 +11,13 @@ function maskUnexpected(result: ExecutionResult, context: ApiContext): Execution
     if (clientError) {
       return clientError === error ? error : new GraphQLError(clientError.message, { ...clientError, path: error.path, nodes: error.nodes });
     }
-    context.log.error({ err: error.originalError ?? error, path: error.path?.join('.') }, 'resolver failed');
+    const cause = error.originalError ?? error;
+    // A client that goes away stops every resolver still running: expected, so not logged as an error.
+    if (cause instanceof SessionClosedError && context.bound.session.state === 'aborted') {
+      context.log.debug({ path: error.path?.join('.') }, 'resolver stopped: the client went away');
+    } else {
+      context.log.error({ err: cause, path: error.path?.join('.') }, 'resolver failed');
+    }
     return new GraphQLError('Unexpected error.', {
       path: error.path,
       nodes: error.nodes,

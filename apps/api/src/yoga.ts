@@ -8,6 +8,8 @@ import { createApiContext, type ApiContext, type ContextDependencies } from './c
 import { createPlatformApi, PLATFORM_ENDPOINT } from './platform-api.ts';
 import { toClientError } from './errors.ts';
 import { useTenantTransaction } from './use-tenant-transaction.ts';
+import { useRequestTracing } from './use-request-tracing.ts';
+import { useRequestScope } from './request-scope.ts';
 import { DEFAULT_ABUSE_LIMITS, useAbuseLimits, type AbuseLimits } from './abuse-limits.ts';
 import { TenantRateLimiter, type TierRate } from './rate-limit.ts';
 import { useRequestErrorStatus } from './use-request-error-status.ts';
@@ -74,6 +76,8 @@ export function createApi(options: ApiOptions): Api {
       },
     },
     plugins: [
+      useRequestScope(),
+      useRequestTracing(),
       useAbuseLimits(limits),
       useRequestErrorStatus(),
       useTenantTransaction(),

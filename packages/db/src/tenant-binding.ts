@@ -17,6 +17,8 @@ export interface TenantSessionPlan {
   schema: string;
   target?: { key: string; connectionString: string; maxConnections: number };
   limits: { maxConnections: number; maxQueue: number };
+  /** How the tenant appears on spans and metrics (never its id on a metric). */
+  labels: { strategy: string; tier: string };
 }
 
 export interface BindableTenant {
@@ -53,6 +55,7 @@ export function sessionPlanFor(tenant: BindableTenant, key: TenantBindingKey): T
     binding: [setConfigStatement(settings)],
     schema: tenant.strategy === 'schema' ? tenantSchemaName(tenant.slug) : SHARED_SCHEMA,
     limits: { maxConnections: limits.maxConnections, maxQueue: limits.maxQueue },
+    labels: { strategy: tenant.strategy, tier: tenant.tier },
   };
   if (tenant.strategy === 'database') {
     if (!tenant.databaseUrl) throw new Error(`database tenant ${tenant.slug} has no database yet`);

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { performance } from 'node:perf_hooks';
 import { DatabaseUnavailableError, PoolTimeoutError } from './errors.ts';
 import type { ManagedPool } from './managed-pool.ts';
+import type { TracedCheckout } from './pool-telemetry.ts';
 import type { HostStats, TenantPoolStats } from './pool-stats.ts';
 
 /** What one tenant may take from the pools, from its tier. */
@@ -18,6 +19,7 @@ interface Waiter {
   limits: TenantLimits;
   enqueuedAt: number;
   timer: NodeJS.Timeout;
+  traced: TracedCheckout;
   resolve(client: pg.PoolClient): void;
   reject(error: Error): void;
 }
@@ -56,18 +58,22 @@ export class ConnectionScheduler {
   ) {}
 
   /** A connection of `pool` for `tenantId`, as soon as fairness, limits and the budget allow. */
-  acquire(tenantId: string, pool: ManagedPool, limits: TenantLimits): Promise<pg.PoolClient> {
+  acquire(tenantId: string, pool: ManagedPool, limits: TenantLimits, traced: TracedCheckout): Promise<pg.PoolClient> {
     const stats = this.hooks.tenantStats(tenantId);
     const queue = this.#queues.get(tenantId);
+    traced.queued(queue?.length ?? 0, this.#pending);
     if (queue && queue.length >= limits.maxQueue) {
       stats.shed += 1;
-      return Promise.reject(new PoolTimeoutError(pool.name, 0, 1, 'queue-full'));
+      const error = new PoolTimeoutError(pool.name, 0, 1, 'queue-full');
+      traced.failed('shed', error);
+      return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         tenantId,
         pool,
         limits,
+        traced,
         enqueuedAt: performance.now(),
         resolve,
         reject,
@@ -182,7 +188,7 @@ export class ConnectionScheduler {
     this.#setActive(tenantId, 1);
     if (decision === 'reuse') pool.reusing += 1;
     pool.lastUsed = Date.now();
-    pool.pg.connect().then(
+    waiter.traced.waiting(() => pool.pg.connect()).then(
       (client) => {
         if (decision === 'reuse') pool.reusing -= 1;
         const waited = performance.now() - waiter.enqueuedAt;
@@ -192,6 +198,7 @@ export class ConnectionScheduler {
         stats.acquired += 1;
         stats.waitMsSum += waited;
         stats.waitMsMax = Math.max(stats.waitMsMax, waited);
+        waiter.traced.acquired(waited, decision === 'create');
         waiter.resolve(client);
       },
       (error: unknown) => {
@@ -199,7 +206,9 @@ export class ConnectionScheduler {
         pool.active -= 1;
         stats.active -= 1;
         this.#setActive(tenantId, -1);
-        waiter.reject(new DatabaseUnavailableError(pool.name, error));
+        const unavailable = new DatabaseUnavailableError(pool.name, error);
+        waiter.traced.failed('error', unavailable);
+        waiter.reject(unavailable);
         this.#pump();
       },
     );
@@ -217,14 +226,14 @@ export class ConnectionScheduler {
     stats.pending -= 1;
     stats.timeouts += 1;
     this.#pending -= 1;
-    waiter.reject(
-      new PoolTimeoutError(
-        waiter.pool.name,
-        Math.round(performance.now() - waiter.enqueuedAt),
-        Math.max(1, Math.ceil(this.acquireTimeoutMs / 1000)),
-        'timeout',
-      ),
+    const error = new PoolTimeoutError(
+      waiter.pool.name,
+      Math.round(performance.now() - waiter.enqueuedAt),
+      Math.max(1, Math.ceil(this.acquireTimeoutMs / 1000)),
+      'timeout',
     );
+    waiter.traced.failed('timeout', error);
+    waiter.reject(error);
     // A pool that only this waiter kept from eviction may now make room for another.
     this.#pump();
   }

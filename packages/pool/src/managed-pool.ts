@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { PoolStats } from './pool-stats.ts';
 
@@ -29,6 +30,8 @@ export function hostOf(connectionString: string): string {
 export interface ConnectionLifecycle {
   /** A connection object was created: from now on it may hold a Postgres backend. */
   opened(pool: ManagedPool): void;
+  /** It finished connecting, `ms` after it was created. */
+  connected(pool: ManagedPool, ms: number): void;
   /** Its socket is closed: the backend is gone. */
   closed(pool: ManagedPool): void;
 }
@@ -43,6 +46,8 @@ export interface ConnectionLifecycle {
 export class ManagedPool {
   readonly name: string;
   readonly host: string;
+  /** The name its figures are reported under in metrics, shared by every tenant database of a host. */
+  readonly metricName: string;
   readonly max: number;
   readonly pg: pg.Pool;
   /** Connections checked out now. */
@@ -66,16 +71,19 @@ export class ManagedPool {
     waitMsMax: 0,
   };
 
-  constructor(target: PoolTarget, settings: ConnectionSettings, lifecycle: ConnectionLifecycle) {
+  constructor(target: PoolTarget, settings: ConnectionSettings, lifecycle: ConnectionLifecycle, metricName: string) {
     this.name = target.key;
     this.host = hostOf(target.connectionString);
+    this.metricName = metricName;
     this.max = target.maxConnections;
     const pool = this;
     class CountedClient extends pg.Client {
       constructor(config?: string | pg.ClientConfig) {
         super(config);
+        const createdAt = performance.now();
         pool.live += 1;
         lifecycle.opened(pool);
+        this.once('connect', () => lifecycle.connected(pool, performance.now() - createdAt));
         // pg-pool listens for errors only while a connection is idle. A checked-out connection
         // whose backend goes away between statements (pg_terminate_backend, a Postgres restart)
         // emits 'error' with no listener: Node throws it as an uncaught exception, and pg never

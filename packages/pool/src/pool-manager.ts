@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { ConnectionScheduler, type TenantLimits } from './connection-scheduler.ts';
 import { hostOf, ManagedPool, type ConnectionSettings, type PoolTarget } from './managed-pool.ts';
 import type { HostStats, PoolStats, TenantPoolStats } from './pool-stats.ts';
+import { PoolTelemetry, type ObservedPool, type SessionLabels, type TracedCheckout } from './pool-telemetry.ts';
 import { SessionDriver } from './session-driver.ts';
 import { TenantSession, type BindingStatement } from './tenant-session.ts';
 
@@ -48,6 +49,8 @@ export interface SessionOptions {
   /** The tenant's own database; the shared pool when absent. */
   target?: PoolTarget;
   limits?: TenantLimits;
+  /** How the tenant is labelled on spans and metrics. @default { strategy: 'unknown', tier: 'unknown' } */
+  labels?: SessionLabels;
 }
 
 /** A request's transaction and the Kysely instance that runs on it. */
@@ -57,6 +60,8 @@ export interface BoundSession<DB> {
 }
 
 const CONTROL_PLANE = '@control-plane';
+const UNLABELLED: SessionLabels = { strategy: 'unknown', tier: 'unknown' };
+const CONTROL_PLANE_LABELS: SessionLabels = { strategy: 'control-plane', tier: 'none' };
 
 /**
  * Owns every connection of the process: one pool per Postgres target (the shared pool, and a small
@@ -74,6 +79,7 @@ export class PoolManager {
   readonly #schedulers = new Map<string, ConnectionScheduler>();
   readonly #closing = new Set<Promise<void>>();
   readonly #tenantStats = new LRUCache<string, TenantPoolStats>({ max: 20_000 });
+  readonly #telemetry: PoolTelemetry;
   #unbound: Kysely<unknown> | undefined;
 
   constructor(options: PoolManagerOptions) {
@@ -89,6 +95,7 @@ export class PoolManager {
     };
     this.#sharedTarget = { key: 'shared', connectionString: options.connectionString, maxConnections: options.maxConnections ?? 10 };
     this.#defaultLimits = options.defaultLimits ?? { maxConnections: options.maxConnections ?? 10, maxQueue: 100 };
+    this.#telemetry = new PoolTelemetry(() => this.#observedPools());
   }
 
   /** Opens (lazily: nothing happens until the first query) a transaction bound to one tenant. */
@@ -96,10 +103,19 @@ export class PoolManager {
     const pool = this.#poolFor(options.target ?? this.#sharedTarget);
     const scheduler = this.#schedulerFor(pool.host);
     const limits = options.limits ?? this.#defaultLimits;
+    const labels = options.labels ?? UNLABELLED;
+    let traced: TracedCheckout | undefined;
     const session = new TenantSession(
       {
-        checkout: () => scheduler.acquire(options.tenantId, pool, limits),
-        release: (client, destroy) => scheduler.release(options.tenantId, pool, client, destroy),
+        checkout: () => {
+          traced = this.#telemetry.checkout(options.tenantId, pool.name, pool.metricName, labels);
+          return scheduler.acquire(options.tenantId, pool, limits, traced);
+        },
+        release: (client, destroy) => {
+          traced?.released(destroy !== undefined);
+          scheduler.release(options.tenantId, pool, client, destroy);
+        },
+        send: (statement) => (traced ? traced.within(statement) : statement()),
       },
       options.binding,
     );
@@ -168,6 +184,7 @@ export class PoolManager {
   }
 
   async close(): Promise<void> {
+    this.#telemetry.close();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all([...pools.map((pool) => pool.pg.end()), ...this.#closing]);
@@ -178,11 +195,19 @@ export class PoolManager {
     if (pool) {
       this.#pools.delete(target.key);
     } else {
-      const scheduler = this.#schedulerFor(hostOf(target.connectionString));
-      pool = new ManagedPool(target, this.#settings, {
-        opened: () => scheduler.connectionOpened(),
-        closed: (closedPool) => scheduler.connectionClosed(closedPool),
-      });
+      const host = hostOf(target.connectionString);
+      const scheduler = this.#schedulerFor(host);
+      const metricName = `${target.key === this.#sharedTarget.key ? 'shared' : 'tenant-databases'}@${host}`;
+      pool = new ManagedPool(
+        target,
+        this.#settings,
+        {
+          opened: () => scheduler.connectionOpened(),
+          connected: (_pool, ms) => this.#telemetry.connectionCreated(metricName, ms / 1000),
+          closed: (closedPool) => scheduler.connectionClosed(closedPool),
+        },
+        metricName,
+      );
     }
     this.#pools.set(target.key, pool);
     return pool;
@@ -219,6 +244,20 @@ export class PoolManager {
     this.#closing.add(closed);
   }
 
+  *#observedPools(): Iterable<ObservedPool> {
+    for (const pool of this.#pools.values()) {
+      const shared = pool.name === this.#sharedTarget.key;
+      yield {
+        metricName: pool.metricName,
+        used: pool.active,
+        idle: pool.pg.idleCount,
+        // Tenant databases of a host are reported as one pool, bounded by the host's budget.
+        max: shared ? pool.max : (this.#schedulers.get(pool.host)?.budget ?? pool.max),
+        pending: pool.waiting,
+      };
+    }
+  }
+
   #statsOf(tenantId: string): TenantPoolStats {
     let stats = this.#tenantStats.get(tenantId);
     if (!stats) {
@@ -234,13 +273,15 @@ export class PoolManager {
       connect: async () => {
         const pool = this.#poolFor(this.#sharedTarget);
         const scheduler = this.#schedulerFor(pool.host);
-        const client = await scheduler.acquire(CONTROL_PLANE, pool, limits);
+        const traced = this.#telemetry.checkout(CONTROL_PLANE, pool.name, pool.metricName, CONTROL_PLANE_LABELS);
+        const client = await scheduler.acquire(CONTROL_PLANE, pool, limits, traced);
         const release = client.release;
         let released = false;
         client.release = (destroy?: Error | boolean) => {
           if (released) return;
           released = true;
           client.release = release;
+          traced.released(Boolean(destroy));
           scheduler.release(CONTROL_PLANE, pool, client, destroy ? new Error('discarded by the control plane') : undefined);
         };
         return client;

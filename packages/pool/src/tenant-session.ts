@@ -12,6 +12,8 @@ export interface SessionConnections {
   checkout(): Promise<pg.PoolClient>;
   /** `destroy` closes the connection instead of returning it to the pool. */
   release(client: pg.PoolClient, destroy: Error | undefined): void;
+  /** Sends a statement on the held connection: inside its `pool.session` span, for tracing. */
+  send<T>(statement: () => T): T;
 }
 
 export type SessionState = 'idle' | 'open' | 'committed' | 'rolled-back' | 'aborted';
@@ -54,7 +56,7 @@ export class TenantSession {
     const client = await this.#open();
     if (this.#state !== 'open') throw new SessionClosedError(this.#state);
     this.statements += 1;
-    const result = client.query({ text, values: values as unknown[] });
+    const result = this.#connections.send(() => client.query({ text, values: values as unknown[] }));
     // Report the binding's own error rather than the "transaction is aborted" that follows it.
     const [, outcome] = await Promise.all([this.#bound, result]);
     return { command: outcome.command, rowCount: outcome.rowCount, rows: outcome.rows };
@@ -103,7 +105,7 @@ export class TenantSession {
     let failure: unknown;
     try {
       this.statements += 1;
-      const result = await client.query(outcome);
+      const result = await this.#connections.send(() => client.query(outcome));
       if (outcome === 'commit' && result.command === 'ROLLBACK') failure = new TransactionRolledBackError();
     } catch (error) {
       failure = error;
@@ -126,9 +128,9 @@ export class TenantSession {
       }
       this.#state = 'open';
       this.statements += 1 + this.#binding.length;
-      const begin = client.query('begin');
+      const begin = this.#connections.send(() => client.query('begin'));
       const bindings = this.#binding.map((statement) =>
-        client.query({ text: statement.text, values: statement.values as unknown[] }),
+        this.#connections.send(() => client.query({ text: statement.text, values: statement.values as unknown[] })),
       );
       this.#bound = Promise.all([begin, ...bindings]);
       // Errors surface through the first query; this keeps them from being reported as unhandled.

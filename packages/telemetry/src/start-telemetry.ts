@@ -1,0 +1,50 @@
+import { createRequire } from 'node:module';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+
+export interface TelemetryOptions {
+  /** `service.name`, unless OTEL_SERVICE_NAME names it. */
+  serviceName: string;
+  /** OTEL_SDK_DISABLED=true: no SDK at all, every span and metric call is a no-op. */
+  disabled?: boolean;
+  /**
+   * Where spans and metrics go. By default the standard OTEL_* variables decide (OTLP/HTTP to
+   * OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_METRICS_EXPORTER=prometheus for a scrape endpoint, …);
+   * tests pass in-memory ones.
+   */
+  spanProcessors?: NodeSDKConfiguration['spanProcessors'];
+  metricReaders?: NodeSDKConfiguration['metricReaders'];
+}
+
+export interface Telemetry {
+  readonly enabled: boolean;
+  /** Exports what is buffered and stops; never throws (a collector that is down is not our failure). */
+  shutdown(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Starts the OpenTelemetry SDK: traces and metrics exported as the OTEL_* environment says, and
+ * SQL spans from `@opentelemetry/instrumentation-pg`. Call it before the first pool is made.
+ */
+export function startTelemetry(options: TelemetryOptions): Telemetry {
+  if (options.disabled) return { enabled: false, shutdown: async () => {} };
+  const sdk = new NodeSDK({
+    ...(process.env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
+    // Only statements of a traced request: health checks and pool upkeep would be root spans of their own.
+    instrumentations: [new PgInstrumentation({ requireParentSpan: true })],
+    ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+    ...(options.metricReaders ? { metricReaders: options.metricReaders } : {}),
+  });
+  sdk.start();
+  // The pg instrumentation patches pg through require hooks, when pg is required after it is
+  // registered. Our packages import pg as ES modules, which those hooks never see; requiring it
+  // here lets the hook patch pg's Client prototype, which every connection (made before or after)
+  // shares.
+  require('pg');
+  return {
+    enabled: true,
+    shutdown: () => sdk.shutdown().catch(() => undefined),
+  };
+}
