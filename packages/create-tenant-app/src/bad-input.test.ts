@@ -2,8 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { createProject, InvalidInputError, scaffold, type TemplateSources } from './index.ts';
-import type { Questions } from './prompts.ts';
+import { createProject, InvalidInputError, scaffold, type Questions, type TemplateSources } from './index.ts';
 
 let cwd: string;
 beforeEach(() => {
@@ -96,7 +95,7 @@ test('the questions cover only what the flags leave open', async () => {
     cwd,
     sources: async () => ({
       repository: new Map([['package.json', Buffer.from('{"name": "tenant-app"}')]]),
-      layers: new Map([['base', new Map()], ['generated', new Map()], ['strategy-schema', new Map()]]),
+      layers: new Map(['base', 'generated', 'strategy-schema', 'no-telemetry'].map((layer) => [layer, new Map()])),
     }),
     questions,
     log: () => {},

@@ -23,19 +23,28 @@ try {
   if (created === 'help') {
     process.stdout.write(`${USAGE}\n`);
   } else {
+    const install = created.installed ? 'npm ci' : 'npm install';
     process.stdout.write(
       [
         '',
         'Next:',
         `  cd ${created.directory}`,
-        '  npm ci && npm start    # Postgres, demo tenants, GraphQL at http://localhost:4000/graphql',
-        '  npm ci && npm test     # the whole suite against a real Postgres',
+        `  ${install} && npm start    # Postgres, demo tenants, GraphQL at http://localhost:4000/graphql`,
+        `  ${install} && npm test     # the whole suite against a real Postgres`,
         '',
       ].join('\n'),
     );
   }
 } catch (error) {
-  const expected = error instanceof InvalidInputError || error instanceof CancelledError || error instanceof StepFailedError;
-  process.stderr.write(`${expected ? (error as Error).message : error instanceof Error ? error.stack : String(error)}\n`);
-  process.exitCode = error instanceof StepFailedError ? 1 : error instanceof InvalidInputError || error instanceof CancelledError ? 2 : 1;
+  if (error instanceof InvalidInputError || error instanceof CancelledError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 2;
+  } else if (error instanceof StepFailedError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 1;
+  } else {
+    // A bug: its stack trace is what a report needs.
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -7,6 +7,7 @@ import {
   REPOSITORY_ONLY,
   STRATEGIES,
   TemplateMismatchError,
+  type OptionalPart,
   type ProjectOptions,
   type TemplateSources,
 } from './index.ts';
@@ -127,8 +128,8 @@ test('without load profiles: no load/, no workspace, script, dependency or lockf
 });
 
 describe('an optional part left out, on a repository that has one', () => {
-  // The shape of the telemetry package: its own folder, a dependency of the API, and a seam file
-  // that imports it. Built here so the mechanism is pinned whatever the repository holds today.
+  // The shape of the telemetry package: its own folder, a dependency of the API, its tests and a
+  // seam file that imports it. Built here so that the mechanism is pinned on its own.
   const manifest = (name: string, dependencies: Record<string, string> = {}) =>
     Buffer.from(JSON.stringify({ name, version: '0.1.0', dependencies }));
   const synthetic: TemplateSources = {
@@ -136,6 +137,7 @@ describe('an optional part left out, on a repository that has one', () => {
       ['package.json', Buffer.from(JSON.stringify({ name: 'tenant-app', workspaces: ['apps/*', 'packages/*', 'load'], scripts: { load: 'tsx load/src/cli.ts', create: 'node packages/create-tenant-app/dist/cli.js' } }))],
       ['apps/api/package.json', manifest('@tenant-app/api', { '@tenant-app/telemetry': '*', '@tenant-app/db': '*', '@opentelemetry/api': '1.9.1' })],
       ['apps/api/src/telemetry.ts', Buffer.from("export { startTelemetry } from '@tenant-app/telemetry';\n")],
+      ['apps/api/test/telemetry.test.ts', Buffer.from("import '@tenant-app/telemetry/testing';\n")],
       ['packages/db/package.json', manifest('@tenant-app/db')],
       ['packages/pool/package.json', manifest('@tenant-app/pool', { '@opentelemetry/api': '1.9.1' })],
       ['packages/telemetry/package.json', manifest('@tenant-app/telemetry', { '@opentelemetry/sdk-node': '0.223.0' })],
@@ -150,19 +152,30 @@ describe('an optional part left out, on a repository that has one', () => {
     ]),
   };
 
-  test('removes its folder and every dependency on its package; overlays the seam; libraries keep the OTel API', async () => {
-    const { OPTIONAL_PARTS } = await import('./index.ts');
-    const telemetry = OPTIONAL_PARTS.find((part) => part.option === 'telemetry')!;
-    const files = composeProject(synthetic, { ...defaults, telemetry: false });
-    expect([...files.keys()].filter((file) => file.startsWith('packages/telemetry/'))).toEqual([]);
+  const parts: OptionalPart[] = [
+    { option: 'telemetry', paths: ['packages/telemetry/', 'apps/api/test/telemetry.test.ts'], overlay: 'no-telemetry' },
+    { option: 'load', paths: ['load/'] },
+  ];
+
+  test('removes its folder, its tests and every dependency on its package, overlays the seam; libraries keep the OTel API', () => {
+    const files = composeProject(synthetic, { ...defaults, telemetry: false }, parts);
+    expect([...files.keys()].sort()).toEqual([
+      'README.md',
+      'apps/api/package.json',
+      'apps/api/src/telemetry.ts',
+      'load/package.json',
+      'package.json',
+      'packages/db/package.json',
+      'packages/pool/package.json',
+    ]);
     expect(json<PackageJson>(files, 'apps/api/package.json').dependencies).toEqual({ '@acme/db': '*', '@opentelemetry/api': '1.9.1' });
     expect(json<PackageJson>(files, 'packages/pool/package.json').dependencies).toEqual({ '@opentelemetry/api': '1.9.1' });
-    if (telemetry.overlay) expect(text(files, 'apps/api/src/telemetry.ts')).toBe('export function startTelemetry() {}\n');
+    expect(text(files, 'apps/api/src/telemetry.ts')).toBe('export function startTelemetry() {}\n');
     expect(json<PackageJson>(files, 'package.json').scripts).toEqual({ load: 'tsx load/src/cli.ts' });
   });
 
   test('keeps it all with the option on', () => {
-    const files = composeProject(synthetic, defaults);
+    const files = composeProject(synthetic, defaults, parts);
     expect(files.has('packages/telemetry/src/index.ts')).toBe(true);
     expect(json<PackageJson>(files, 'apps/api/package.json').dependencies).toHaveProperty(['@acme/telemetry'], '*');
     expect(text(files, 'apps/api/src/telemetry.ts')).toContain("from '@acme/telemetry'");

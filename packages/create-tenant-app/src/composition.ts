@@ -1,7 +1,7 @@
 import { unpackedName, type FileTree } from './file-tree.ts';
-import { OPTIONAL_PARTS, type OptionalPart } from './optional-parts.ts';
+import { isAmong, OPTIONAL_PARTS, type OptionalPart } from './optional-parts.ts';
 import type { ProjectOptions } from './options.ts';
-import type { TemplateSources } from './template-sources.ts';
+import { REPOSITORY_ONLY, type TemplateSources } from './template-sources.ts';
 
 /** The scope of this repository's packages, renamed to the project's. */
 const REPOSITORY_SCOPE = '@tenant-app/';
@@ -23,48 +23,53 @@ export class TemplateMismatchError extends Error {
  * The only edits inside files are the scope rename, the package.json fields that name what was
  * left out, and the placeholders of `base`.
  */
-export function composeProject(sources: TemplateSources, options: ProjectOptions): Map<string, Buffer> {
-  const leftOut = OPTIONAL_PARTS.filter((part) => !options[part.option]);
-  const folders = leftOut.flatMap((part) => part.folders);
-  const project = new Map([...sources.repository].filter(([file]) => !folders.some((folder) => file.startsWith(folder))));
-  const omittedPackages = packageNames(sources.repository, folders);
+export function composeProject(
+  sources: TemplateSources,
+  options: ProjectOptions,
+  parts: readonly OptionalPart[] = OPTIONAL_PARTS,
+): Map<string, Buffer> {
+  const leftOut = parts.filter((part) => !options[part.option]);
+  const paths = leftOut.flatMap((part) => part.paths);
+  const project = new Map([...sources.repository].filter(([file]) => !isAmong(file, paths)));
+  const omittedPackages = packageNames(sources.repository, paths);
+  // Folders a root script, a workspace or a lockfile entry may still name: those left out, and
+  // this repository's own (the generator, its CI).
+  const gone = [...paths, ...REPOSITORY_ONLY].filter((entry) => entry.endsWith('/'));
 
-  overlay(project, layer(sources, 'base'), { mayAdd: true, options });
-  overlay(project, layer(sources, 'generated'), { mayAdd: true });
-  overlay(project, layer(sources, `strategy-${options.strategy}`), { mayAdd: false });
+  overlay(project, sources, 'base', { mayAdd: true, fillFrom: options });
+  overlay(project, sources, 'generated', { mayAdd: true });
+  overlay(project, sources, `strategy-${options.strategy}`, { mayAdd: false });
   for (const part of leftOut.filter((part): part is Required<OptionalPart> => part.overlay !== undefined)) {
-    overlay(project, layer(sources, part.overlay), { mayAdd: false });
+    overlay(project, sources, part.overlay, { mayAdd: false });
   }
 
   const result = new Map<string, Buffer>();
   for (const [file, contents] of project) {
     let text = isText(contents) ? contents.toString('utf8') : undefined;
-    if (text !== undefined && /(^|\/)package\.json$/.test(file)) text = fitPackageJson(file, text, options, folders, omittedPackages);
-    if (text !== undefined && file === '_package-lock.json') text = fitLockfile(text, options, folders, omittedPackages);
+    if (text !== undefined && /(^|\/)package\.json$/.test(file)) text = fitPackageJson(file, text, options, gone, omittedPackages);
+    if (text !== undefined && file === '_package-lock.json') text = fitLockfile(text, options, gone);
     if (text !== undefined) text = text.replaceAll(REPOSITORY_SCOPE, `@${options.scope}/`);
     result.set(unpackedName(file), text === undefined ? contents : Buffer.from(text));
   }
   return result;
 }
 
-function layer(sources: TemplateSources, name: string): FileTree {
-  const tree = sources.layers.get(name);
-  if (!tree) throw new TemplateMismatchError(`templates/${name} is missing from the template`);
-  return tree;
-}
-
+/** Puts the files of a layer over the project's; `fillFrom` fills the placeholders of its text files. */
 function overlay(
   project: Map<string, Buffer>,
-  tree: FileTree,
-  { mayAdd, options }: { mayAdd: boolean; options?: ProjectOptions },
+  sources: TemplateSources,
+  name: string,
+  { mayAdd, fillFrom }: { mayAdd: boolean; fillFrom?: ProjectOptions },
 ): void {
+  const tree = sources.layers.get(name);
+  if (!tree) throw new TemplateMismatchError(`templates/${name} is missing from the template`);
   for (const [file, contents] of tree) {
     if (!mayAdd && !project.has(file)) {
       throw new TemplateMismatchError(
-        `an overlay brings ${file}, which the repository does not have: it replaces whole files, so move it where the file now lives`,
+        `templates/${name} brings ${file}, which the repository does not have: an overlay replaces whole files, so move it where the file now lives`,
       );
     }
-    project.set(file, options && isText(contents) ? fillPlaceholders(contents.toString('utf8'), options) : contents);
+    project.set(file, fillFrom && isText(contents) ? fillPlaceholders(contents.toString('utf8'), fillFrom) : contents);
   }
 }
 
@@ -74,11 +79,11 @@ function fillPlaceholders(text: string, options: ProjectOptions): Buffer {
   return Buffer.from(filled);
 }
 
-/** Names of the packages (package.json `name`) under the given folders. */
-function packageNames(tree: FileTree, folders: readonly string[]): Set<string> {
+/** Names of the packages (package.json `name`) in the given folders. */
+function packageNames(tree: FileTree, paths: readonly string[]): Set<string> {
   const names = new Set<string>();
   for (const [file, contents] of tree) {
-    if (file.endsWith('/package.json') && folders.some((folder) => file.startsWith(folder))) {
+    if (file.endsWith('/package.json') && isAmong(file, paths)) {
       names.add((JSON.parse(contents.toString('utf8')) as { name: string }).name);
     }
   }
@@ -98,14 +103,13 @@ const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'peerDependencies'
 
 /**
  * The project's name on the root package.json; no dependency on a package left out; no root
- * script and no workspace that runs or names a folder left out (or this repository's own: the
- * generator).
+ * script and no workspace that runs or names a folder that is gone.
  */
 function fitPackageJson(
   file: string,
   text: string,
   options: ProjectOptions,
-  folders: readonly string[],
+  gone: readonly string[],
   omittedPackages: ReadonlySet<string>,
 ): string {
   const json = JSON.parse(text) as PackageJson;
@@ -115,7 +119,6 @@ function fitPackageJson(
   }
   if (file === 'package.json') {
     json.name = options.name;
-    const gone = [...folders, 'packages/create-tenant-app/'];
     const mentions = (command: string) => gone.some((folder) => new RegExp(`(^|[\\s'"=])${escape(folder)}`).test(command));
     if (json.scripts) json.scripts = Object.fromEntries(Object.entries(json.scripts).filter(([, command]) => !mentions(command)));
     if (json.workspaces) json.workspaces = json.workspaces.filter((workspace) => !gone.includes(`${workspace}/`));
@@ -125,24 +128,19 @@ function fitPackageJson(
 
 interface Lockfile {
   name?: string;
-  packages: Record<string, { name?: string; workspaces?: string[] }>;
+  packages: Record<string, { name?: string; workspaces?: string[]; link?: boolean; resolved?: string }>;
 }
 
 /**
  * This repository's lockfile, so that the project installs the very versions tested here: less
- * the entries of the folders left out and of the generator (npm install prunes what only they used).
+ * the workspaces that are gone and the links to them (npm install prunes what only they used).
  */
-function fitLockfile(text: string, options: ProjectOptions, folders: readonly string[], omittedPackages: ReadonlySet<string>): string {
+function fitLockfile(text: string, options: ProjectOptions, gone: readonly string[]): string {
   const lock = JSON.parse(text) as Lockfile;
   lock.name = options.name;
-  const gone = [...folders, 'packages/create-tenant-app/'];
-  const goneNames = new Set([...omittedPackages, 'create-tenant-app']);
-  for (const key of Object.keys(lock.packages)) {
-    const location = `${key}/`;
-    const linkedName = key.startsWith('node_modules/') ? key.slice('node_modules/'.length) : undefined;
-    if (gone.some((folder) => location.startsWith(folder)) || (linkedName !== undefined && goneNames.has(linkedName))) {
-      delete lock.packages[key];
-    }
+  const isGone = (location: string) => gone.some((folder) => `${location}/`.startsWith(folder));
+  for (const [key, entry] of Object.entries(lock.packages)) {
+    if (isGone(key) || (entry.link && entry.resolved !== undefined && isGone(entry.resolved))) delete lock.packages[key];
   }
   const root = lock.packages[''];
   if (root) {

@@ -40,6 +40,8 @@ export interface CreatedProject {
   directory: string;
   options: ProjectOptions;
   files: string[];
+  /** Whether npm install ran (and fitted the lockfile to the project). */
+  installed: boolean;
 }
 
 /** Parses the command line, asks what is left open, writes the project, installs it and commits it. */
@@ -76,7 +78,7 @@ export async function createProject(run: CreateProjectRun): Promise<CreatedProje
     await step(run, directory, 'git', ['add', '--all'], 'git add --all');
     await step(run, directory, 'git', ['commit', '--quiet', '--message', 'Initial commit from create-tenant-app'], 'git commit');
   }
-  return { directory, options, files };
+  return { directory, options, files, installed: install };
 }
 
 interface Flags {

@@ -4,6 +4,7 @@ export { envExampleFromReadme } from './env-example.ts';
 export { InvalidInputError, StepFailedError } from './errors.ts';
 export { OPTIONAL_PARTS, type OptionalPart } from './optional-parts.ts';
 export { STRATEGIES, validateOptions, type ProjectOptions, type Strategy } from './options.ts';
+export { CancelledError, terminalQuestions, type Questions } from './prompts.ts';
 export { assertEmptyTarget, scaffold } from './scaffold.ts';
 export {
   collectRepositorySources,

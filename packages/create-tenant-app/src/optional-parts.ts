@@ -4,8 +4,11 @@ import type { ProjectOptions } from './options.ts';
 export interface OptionalPart {
   /** The option that includes it. */
   option: keyof Pick<ProjectOptions, 'telemetry' | 'load'>;
-  /** Folders of the repository left out without it (their packages too: dependencies on them are dropped). */
-  folders: readonly string[];
+  /**
+   * Paths of the repository left out without it: a trailing slash names a folder (its package
+   * too: dependencies on it are dropped), anything else one file (such as the tests of the part).
+   */
+  paths: readonly string[];
   /**
    * Layer of templates/ whose whole files replace the repository's without it: the seams that
    * import the part get a variant that does not.
@@ -14,6 +17,11 @@ export interface OptionalPart {
 }
 
 export const OPTIONAL_PARTS: readonly OptionalPart[] = [
-  { option: 'telemetry', folders: ['packages/telemetry/'] },
-  { option: 'load', folders: ['load/'] },
+  { option: 'telemetry', paths: ['packages/telemetry/'] },
+  { option: 'load', paths: ['load/'] },
 ];
+
+/** Whether `file` is one of `paths` or inside one of its folders. */
+export function isAmong(file: string, paths: readonly string[]): boolean {
+  return paths.some((entry) => (entry.endsWith('/') ? file.startsWith(entry) : file === entry));
+}

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { envExampleFromReadme } from './env-example.ts';
+import { isAmong } from './optional-parts.ts';
 import { packedName, readFileTree, splitByFolder, writeFileTree, type FileTree } from './file-tree.ts';
 
 /** Everything a generated project is composed of, as the build stores it. */
@@ -29,9 +30,6 @@ export const REPOSITORY_ONLY: readonly string[] = [
   '.gitignore',
 ];
 
-export function isRepositoryOnly(file: string): boolean {
-  return REPOSITORY_ONLY.some((entry) => (entry.endsWith('/') ? file.startsWith(entry) : file === entry));
-}
 
 const run = promisify(execFile);
 
@@ -44,7 +42,7 @@ export async function collectRepositorySources(root: string): Promise<TemplateSo
   const gone = new Set(deleted.split('\0'));
   const repository = new Map<string, Buffer>();
   for (const file of stdout.split('\0')) {
-    if (file === '' || gone.has(file) || isRepositoryOnly(file)) continue;
+    if (file === '' || gone.has(file) || isAmong(file, REPOSITORY_ONLY)) continue;
     repository.set(packedName(file), await readFile(path.join(root, file)));
   }
   const layers = splitByFolder(await readFileTree(path.join(root, 'templates')));
