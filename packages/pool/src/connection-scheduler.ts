@@ -29,8 +29,8 @@ type Decision = 'reuse' | 'create' | 'wait' | 'needs-room';
 export interface SchedulerHooks {
   /** Pools of the host, least recently used first. */
   poolsByRecency(): Iterable<ManagedPool>;
-  /** Closes an idle pool whose connections are needed elsewhere; resolves when they are closed. */
-  evict(pool: ManagedPool): void;
+  /** A connection of `pool` closed (retired, expired or broken). */
+  connectionClosed(pool: ManagedPool): void;
   tenantStats(tenantId: string): TenantPoolStats;
 }
 
@@ -44,8 +44,6 @@ export class ConnectionScheduler {
   open = 0;
   evictions = 0;
   readonly #queues = new Map<string, Waiter[]>();
-  /** Pools being closed to make room, until their last connection is gone. */
-  readonly #evicting = new Set<ManagedPool>();
   readonly #active = new Map<string, number>();
   #pending = 0;
   #pumping = false;
@@ -107,7 +105,7 @@ export class ConnectionScheduler {
 
   connectionClosed(pool: ManagedPool): void {
     this.open -= 1;
-    if (pool.live === 0) this.#evicting.delete(pool);
+    this.hooks.connectionClosed(pool);
     this.#pump();
   }
 
@@ -160,19 +158,22 @@ export class ConnectionScheduler {
   }
 
   /**
-   * The budget is spent and some waiters need a new connection: close least recently used pools
-   * that hold only idle connections, until the connections on their way out cover the need.
+   * The budget is spent and some waiters need a new connection: close idle connections, one at a
+   * time, of the least recently used pools (the shared pool's too), until the connections on their
+   * way out cover the need. Closing single connections rather than whole pools keeps a pool that
+   * is still in use warm, and lets the shared pool's idle connections give way to tenant databases.
    */
   #makeRoom(needy: Set<ManagedPool>): void {
-    let coming = 0;
-    for (const pool of this.#evicting) coming += pool.live;
-    for (const pool of this.hooks.poolsByRecency()) {
+    const pools = [...this.hooks.poolsByRecency()];
+    let coming = pools.reduce((sum, pool) => sum + pool.retiring, 0);
+    for (const pool of pools) {
+      if (needy.has(pool)) continue;
+      while (coming < needy.size && pool.spareIdle > 0) {
+        pool.retireIdle();
+        this.evictions += 1;
+        coming += 1;
+      }
       if (coming >= needy.size) return;
-      if (needy.has(pool) || pool.closing || pool.active > 0 || pool.waiting > 0 || pool.live === 0) continue;
-      coming += pool.live;
-      this.evictions += pool.live;
-      this.#evicting.add(pool);
-      this.hooks.evict(pool);
     }
   }
 

@@ -58,8 +58,10 @@ export class ManagedPool {
   waiting = 0;
   /** Checkouts handed an idle connection that pg-pool has not delivered yet. */
   reusing = 0;
+  /** Idle connections being closed to make room under the budget, until their sockets end. */
+  retiring = 0;
+  readonly #retiringClients = new WeakSet<pg.Client>();
   lastUsed = 0;
-  closing = false;
   readonly stats = {
     acquired: 0,
     released: 0,
@@ -91,6 +93,7 @@ export class ManagedPool {
         // session learns of it from its next statement, and discards the connection.
         this.on('error', () => undefined);
         this.once('end', () => {
+          if (pool.#retiringClients.delete(this)) pool.retiring -= 1;
           pool.live -= 1;
           lifecycle.closed(pool);
         });
@@ -117,6 +120,27 @@ export class ManagedPool {
   /** Idle connections not yet promised to a checkout. */
   get spareIdle(): number {
     return this.pg.idleCount - this.reusing;
+  }
+
+  /**
+   * Closes one idle connection to make room for another pool. pg-pool has no call for that, so
+   * the connection is checked out (an idle one is handed over at once) and given back destroyed.
+   */
+  retireIdle(): void {
+    this.reusing += 1;
+    this.retiring += 1;
+    this.stats.evictions += 1;
+    this.pg.connect().then(
+      (client) => {
+        this.reusing -= 1;
+        this.#retiringClients.add(client);
+        client.release(new Error('closed to make room under the connection budget'));
+      },
+      () => {
+        this.reusing -= 1;
+        this.retiring -= 1;
+      },
+    );
   }
 
   snapshot(pending: number): PoolStats {

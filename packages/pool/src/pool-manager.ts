@@ -100,20 +100,24 @@ export class PoolManager {
 
   /** Opens (lazily: nothing happens until the first query) a transaction bound to one tenant. */
   openSession<DB>(options: SessionOptions): BoundSession<DB> {
-    const pool = this.#poolFor(options.target ?? this.#sharedTarget);
-    const scheduler = this.#schedulerFor(pool.host);
+    const target = options.target ?? this.#sharedTarget;
     const limits = options.limits ?? this.#defaultLimits;
     const labels = options.labels ?? UNLABELLED;
     let traced: TracedCheckout | undefined;
+    let held: { pool: ManagedPool; scheduler: ConnectionScheduler } | undefined;
     const session = new TenantSession(
       {
+        // The pool is looked up when the first query needs it, not when the session opens: an
+        // empty tenant pool is closed and dropped, and a session opened before must not use it.
         checkout: () => {
+          const pool = this.#poolFor(target);
+          held = { pool, scheduler: this.#schedulerFor(pool.host) };
           traced = this.#telemetry.checkout(options.tenantId, pool.name, pool.metricName, labels);
-          return scheduler.acquire(options.tenantId, pool, limits, traced);
+          return held.scheduler.acquire(options.tenantId, pool, limits, traced);
         },
         release: (client, destroy) => {
           traced?.released(destroy !== undefined);
-          scheduler.release(options.tenantId, pool, client, destroy);
+          held!.scheduler.release(options.tenantId, held!.pool, client, destroy);
         },
         send: (statement) => (traced ? traced.within(statement) : statement()),
       },
@@ -221,11 +225,8 @@ export class PoolManager {
         this.#options.budgets?.[host] ?? this.#options.defaultBudget ?? 40,
         this.#options.acquireTimeoutMs ?? 5_000,
         {
-          // Only pools that eviction can close: counting the shared pool's connections as on
-          // their way out would leave a waiter waiting for room that never comes.
-          poolsByRecency: () =>
-            [...this.#pools.values()].filter((pool) => pool.host === host && pool.name !== this.#sharedTarget.key),
-          evict: (pool) => this.#evict(pool),
+          poolsByRecency: () => [...this.#pools.values()].filter((pool) => pool.host === host),
+          connectionClosed: (pool) => this.#dropIfEmpty(pool),
           tenantStats: (tenantId) => this.#statsOf(tenantId),
         },
       );
@@ -234,11 +235,14 @@ export class PoolManager {
     return scheduler;
   }
 
-  #evict(pool: ManagedPool): void {
-    // The shared pool stays: its idle connections serve every shared tenant and expire by themselves.
-    if (pool.name === this.#sharedTarget.key) return;
-    pool.closing = true;
-    pool.stats.evictions += pool.live;
+  /**
+   * A tenant database's pool whose last connection closed (retired for room, or expired idle) and
+   * that nobody waits for is dropped, so that thousands of tenants passing through leave no pools
+   * behind; its next request makes a new one. The shared pool stays.
+   */
+  #dropIfEmpty(pool: ManagedPool): void {
+    if (pool.name === this.#sharedTarget.key || this.#pools.get(pool.name) !== pool) return;
+    if (pool.live > 0 || pool.active > 0 || pool.waiting > 0) return;
     this.#pools.delete(pool.name);
     const closed = pool.pg.end().finally(() => this.#closing.delete(closed));
     this.#closing.add(closed);

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import {
   seedTenantData,
   sessionPlanFor,
@@ -186,10 +186,7 @@ describe(`${SCHEMA_TENANTS} schema and ${DATABASE_TENANTS} database tenants thro
 });
 
 describe('making room under the budget', () => {
-  test('closes an idle tenant pool for a database tenant when the shared pool holds the rest of the budget', async () => {
-    // The shared pool is never evicted. Taking it for a candidate (it is the least recently used
-    // here) once let the scheduler count its connections as on their way out and stop looking:
-    // the database tenant then waited for room that never came, and failed with POOL_TIMEOUT.
+  test('closes the least recently used idle connection, the shared pool\'s too, and drops a tenant pool left empty', async () => {
     const small = await createTestDatabase();
     const pools = new PoolManager({ connectionString: small.runtimeUrl, defaultBudget: 2, acquireTimeoutMs: 2_000 });
     const own = (key: string): PoolTarget => ({ key, connectionString: small.runtimeUrl, maxConnections: 1 });
@@ -198,15 +195,30 @@ describe('making room under the budget', () => {
       await sql`select 1`.execute(db);
       await session.commit();
     };
+    const poolFigures = () => pools.stats().map(({ name, total, evictions }) => ({ name, total, evictions }));
     try {
       await run('shared-tenant');
       await run('a', own('database:a'));
+      // The budget of 2 is spent; the shared pool's idle connection is the least recently used.
       await run('b', own('database:b'));
-      expect(pools.stats().map(({ name, total, evictions }) => ({ name, total, evictions }))).toEqual([
-        { name: 'shared', total: 1, evictions: 0 },
+      expect(poolFigures()).toEqual([
+        { name: 'shared', total: 0, evictions: 1 },
+        { name: 'database:a', total: 1, evictions: 0 },
         { name: 'database:b', total: 1, evictions: 0 },
       ]);
-      expect(pools.hostStats()[0]).toMatchObject({ open: 2, evictions: 1 });
+      // Now tenant a's is: its pool, left without connections, is dropped.
+      await run('c', own('database:c'));
+      await vi.waitFor(() =>
+        expect(poolFigures()).toEqual([
+          { name: 'shared', total: 0, evictions: 1 },
+          { name: 'database:b', total: 1, evictions: 0 },
+          { name: 'database:c', total: 1, evictions: 0 },
+        ]),
+      );
+      expect(pools.hostStats()[0]).toMatchObject({ open: 2, evictions: 2, pools: 3 });
+      // And a tenant whose pool was dropped is served again by a new one.
+      await run('a', own('database:a'));
+      expect(pools.hostStats()[0]).toMatchObject({ open: 2, evictions: 3 });
     } finally {
       await pools.close();
       await small.close();
