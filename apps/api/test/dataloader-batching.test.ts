@@ -47,7 +47,7 @@ test('a nested query costs the same statements and round trips whatever the list
       'begin',
       'select *, to_char(created_at at time zone \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') as "cursor_at" ' +
         'from "app"."projects" order by "created_at", "id" limit $1',
-      'select set_config($1, $2, true), set_config($3, $4, true), set_config($5, $6, true)',
+      'select set_config($1, $2, true), set_config($3, $4, true), set_config($5, $6, true), set_config($7, $8, true)',
     ],
     [
       'select "project_id", count(*) as "count" from "app"."tasks" where "project_id" = any($1::uuid[]) group by "project_id"',

@@ -42,8 +42,10 @@ export interface BindableTenant {
 export function sessionPlanFor(tenant: BindableTenant, key: TenantBindingKey): TenantSessionPlan {
   const limits = tierLimits(tenant.tier);
   const role = tenant.ownRole || tenant.strategy === 'schema' ? tenantRoleName(tenant.id) : undefined;
-  const settings: [string, string][] = [[TENANT_SETTING, tenant.id]];
-  if (role) settings.push(['role', role]);
+  // The role is set even when the tenant has none of its own ('none': the login itself): a role
+  // that injected SQL left at session level on a pooled connection (a PgBouncer server connection
+  // outlives every client) would otherwise stay in force and fail the token check.
+  const settings: [string, string][] = [[TENANT_SETTING, tenant.id], ['role', role ?? NO_ROLE]];
   const signer = tenant.strategy === 'database' ? key.forTenantDatabase(tenant.id) : key;
   settings.push([TENANT_TOKEN_SETTING, signer.token(tenant.id, role ?? NO_ROLE)]);
   // Kysely qualifies every table with the tenant's schema; the search path does the same for any
