@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import {
   seedTenantData,
@@ -7,7 +8,14 @@ import {
   type TenantProvisioner,
   type TenantStrategy,
 } from '@tenant-app/db';
-import { createTestDatabase, startRoundTripProxy, type RoundTripProxy, type TestDatabase } from '@tenant-app/db/testing';
+import {
+  createTestDatabase,
+  startPgBouncer,
+  startRoundTripProxy,
+  type PgBouncer,
+  type RoundTripProxy,
+  type TestDatabase,
+} from '@tenant-app/db/testing';
 import { PoolManager, type PoolManagerOptions } from '@tenant-app/pool';
 import { createApi, type Api, type ApiOptions } from '../src/index.ts';
 
@@ -34,6 +42,8 @@ export interface TestApi {
   pools: PoolManager;
   /** Between the pool and Postgres when asked for: counts round trips and records statements. */
   proxy: RoundTripProxy | undefined;
+  /** Between the pool (or the proxy) and Postgres when asked for: the runtime login's requests go through it. */
+  pgbouncer: PgBouncer | undefined;
   /** Sends one GraphQL operation as `tenant`'s admin (or with the given key and headers). */
   graphql<Data = Record<string, any>>(
     tenant: TestTenant | undefined,
@@ -50,14 +60,32 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** The real API on a fresh, migrated database of the test cluster: no socket, no mocks. */
+/** The deployment's PgBouncer settings (docker-compose.yml mounts this file): tests run the same. */
+export const PGBOUNCER_INI = fileURLToPath(new URL('../../../deploy/pgbouncer/pgbouncer.ini', import.meta.url));
+
+/**
+ * The real API on a fresh, migrated database of the test cluster: no socket, no mocks. With
+ * `pgbouncer`, the runtime login's connections (shared pool and control plane) go through a real
+ * PgBouncer with that many server connections, as in docker-compose.yml; `database` tenants' own
+ * pools connect to Postgres directly, as they do there.
+ */
 export async function createTestApi(
   pool: Partial<PoolManagerOptions> = {},
-  options: { proxied?: { latencyMs?: number }; api?: Pick<ApiOptions, 'limits' | 'rateLimit'> } = {},
+  options: {
+    proxied?: { latencyMs?: number };
+    pgbouncer?: { poolSize: number };
+    /** Serve another TestApi's database (and its tenants) instead of a fresh one; its owner closes it. */
+    database?: TestDatabase;
+    api?: Pick<ApiOptions, 'limits' | 'rateLimit'>;
+  } = {},
 ): Promise<TestApi> {
-  const database = await createTestDatabase();
-  const proxy = options.proxied ? await startRoundTripProxy(database.runtimeUrl, options.proxied) : undefined;
-  const pools = new PoolManager({ connectionString: proxy?.url ?? database.runtimeUrl, maxConnections: 4, ...pool });
+  const database = options.database ?? (await createTestDatabase());
+  const pgbouncer = options.pgbouncer
+    ? await startPgBouncer({ settingsFile: PGBOUNCER_INI, databaseUrl: database.runtimeUrl, poolSize: options.pgbouncer.poolSize })
+    : undefined;
+  const runtimeUrl = pgbouncer?.url ?? database.runtimeUrl;
+  const proxy = options.proxied ? await startRoundTripProxy(runtimeUrl, options.proxied) : undefined;
+  const pools = new PoolManager({ connectionString: proxy?.url ?? runtimeUrl, maxConnections: 4, ...pool });
   const api = createApi({
     pools,
     registry: new TenantRegistry(pools.unbound(), { ttlMs: 0 }),
@@ -73,6 +101,7 @@ export async function createTestApi(
     database,
     pools,
     proxy,
+    pgbouncer,
     async graphql(tenant, query, variables, options = {}) {
       const response = await api.fetch('http://test/graphql', {
         method: 'POST',
@@ -102,7 +131,8 @@ export async function createTestApi(
     async close() {
       await pools.close();
       await proxy?.close();
-      await database.close();
+      await pgbouncer?.stop();
+      if (!options.database) await database.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { CommentRow, NewTenant, ProjectRow, TaskRow, UserRow } from '@tenant-app/db';
+import { findPgBouncer } from '@tenant-app/db/testing';
 import { createTestApi, globalId, provisionTenant, type GraphQLResponse, type TestApi, type TestTenant } from './support.ts';
 
 let t: TestApi;
@@ -104,8 +105,16 @@ const notFound = (field: string, what: string) => ({
 
 type Placement = Omit<NewTenant, 'slug' | 'name'>;
 
+interface Deployment {
+  name: string;
+  acme: Placement;
+  globex: Placement;
+  /** Requests go through a real PgBouncer in transaction mode, with one server connection. */
+  pgbouncer?: boolean;
+}
+
 /** The same suite for every strategy, and for a mixed pair: isolation must not depend on where rows live. */
-const deployments: { name: string; acme: Placement; globex: Placement }[] = [
+const deployments: Deployment[] = [
   { name: 'shared', acme: { strategy: 'shared' }, globex: { strategy: 'shared' } },
   { name: 'schema', acme: { strategy: 'schema' }, globex: { strategy: 'schema' } },
   { name: 'database', acme: { strategy: 'database' }, globex: { strategy: 'database' } },
@@ -113,11 +122,20 @@ const deployments: { name: string; acme: Placement; globex: Placement }[] = [
   { name: 'mixed (schema beside shared)', acme: { strategy: 'schema' }, globex: { strategy: 'shared' } },
 ];
 
-describe.each(deployments)('$name tenants', (deployment) => {
+/**
+ * The shared pool's connections go through PgBouncer as in docker-compose.yml. `database` tenants
+ * are left out: their own pools connect to their databases directly, there as here.
+ */
+const throughPgBouncer: Deployment[] = deployments
+  .filter((deployment) => deployment.acme.strategy !== 'database')
+  .map((deployment) => ({ ...deployment, pgbouncer: true }));
+
+function isolationSuite(deployment: Deployment) {
   beforeAll(async () => {
     // One shared connection: every request below reuses the connection of the request before it,
-    // so any tenant state left on a connection would show up in the next tenant's answers.
-    t = await createTestApi({ maxConnections: 1 });
+    // so any tenant state left on a connection would show up in the next tenant's answers. Through
+    // PgBouncer, the one server connection also serves the control plane's lookups in between.
+    t = await createTestApi({ maxConnections: 1 }, deployment.pgbouncer ? { pgbouncer: { poolSize: 1 } } : {});
     // Different sizes, so that every count tells whose rows were counted.
     acme = await provisionTenant(t.database.provisioner, 'acme', { projects: 5, tasksPerProject: 3, commentsPerTask: 2 }, deployment.acme);
     globex = await provisionTenant(t.database.provisioner, 'globex', { projects: 2, tasksPerProject: 4, commentsPerTask: 1 }, deployment.globex);
@@ -383,4 +401,12 @@ describe.each(deployments)('$name tenants', (deployment) => {
       expect(await bothTenants()).toEqual(before);
     });
   });
-});
+}
+
+describe.each(deployments)('$name tenants', isolationSuite);
+
+const pgBouncerMissing = findPgBouncer() === undefined;
+describe.skipIf(pgBouncerMissing).each(throughPgBouncer)(
+  `$name tenants through PgBouncer${pgBouncerMissing ? ' (skipped: pgbouncer is not installed; apt-get install pgbouncer)' : ''}`,
+  isolationSuite,
+);

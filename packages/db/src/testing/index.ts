@@ -43,3 +43,4 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 export { startRoundTripProxy, type RoundTripProxy } from './round-trip-proxy.ts';
 export { freePort } from '../free-port.ts';
+export { findPgBouncer, startPgBouncer, type PgBouncer, type PgBouncerOptions } from './pgbouncer.ts';

@@ -12,6 +12,11 @@ export interface RoundTripProxy {
   statements(): string[];
   /** The turn in which each statement of `statements()` was sent. */
   statementTurns(): number[];
+  /**
+   * The names of named prepared statements clients parsed, in order (unnamed ones, which live
+   * until the next Parse on their connection, are left out).
+   */
+  preparedNames(): string[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -21,7 +26,7 @@ export interface RoundTripProxy {
  * extended-protocol query its Parse message ('P'). The first message of a connection is the
  * startup packet, which has no type byte.
  */
-function statementReader(onStatement: (text: string) => void) {
+function statementReader(onStatement: (text: string, name: string) => void) {
   let buffer = Buffer.alloc(0);
   let started = false;
   return (chunk: Buffer) => {
@@ -40,10 +45,10 @@ function statementReader(onStatement: (text: string) => void) {
       const length = buffer.readInt32BE(1);
       if (buffer.length < 1 + length) return;
       const body = buffer.subarray(5, 1 + length);
-      if (type === 'Q') onStatement(body.toString('utf8', 0, body.indexOf(0)));
+      if (type === 'Q') onStatement(body.toString('utf8', 0, body.indexOf(0)), '');
       if (type === 'P') {
         const nameEnd = body.indexOf(0);
-        onStatement(body.toString('utf8', nameEnd + 1, body.indexOf(0, nameEnd + 1)));
+        onStatement(body.toString('utf8', nameEnd + 1, body.indexOf(0, nameEnd + 1)), body.toString('utf8', 0, nameEnd));
       }
       buffer = buffer.subarray(1 + length);
     }
@@ -62,12 +67,12 @@ export async function startRoundTripProxy(
   const latencyMs = options.latencyMs ?? 0;
   const target = new URL(targetUrl);
   let turns = 0;
-  let statements: { text: string; turn: number }[] = [];
+  let statements: { text: string; name: string; turn: number }[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     // Once the server has answered, the client's next bytes start a new round trip.
     let serverSpoke = true;
-    const read = statementReader((text) => statements.push({ text, turn: turns }));
+    const read = statementReader((text, name) => statements.push({ text, name, turn: turns }));
     const upstream = net.connect(Number(target.port), target.hostname);
     sockets.add(client).add(upstream);
     client.on('data', (chunk) => {
@@ -102,6 +107,7 @@ export async function startRoundTripProxy(
     turns: () => turns,
     statements: () => statements.map((statement) => statement.text),
     statementTurns: () => statements.map((statement) => statement.turn),
+    preparedNames: () => statements.map((statement) => statement.name).filter((name) => name !== ''),
     reset: () => {
       turns = 0;
       statements = [];
