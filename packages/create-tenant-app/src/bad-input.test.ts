@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { createProject, InvalidInputError, scaffold, type Questions, type TemplateSources } from './index.ts';
+import { createProject, InvalidInputError, writeProject, type Questions, type TemplateSources } from './index.ts';
 
 let cwd: string;
 beforeEach(() => {
@@ -65,20 +65,16 @@ test('a bad flag fails before any question is asked', async () => {
 
 test('a failure while writing removes everything written, the folders it made too', async () => {
   // "x" as a file and "x/y" under it: the second write fails once the first has landed.
-  const clashing: TemplateSources = {
-    repository: new Map([
-      ['package.json', Buffer.from('{"name": "tenant-app"}')],
-      ['x', Buffer.from('a file')],
-      ['x/y', Buffer.from('under a file')],
-    ]),
-    layers: new Map([['base', new Map()], ['generated', new Map()], ['strategy-shared', new Map()]]),
-  };
-  const options = { name: 'my-saas', scope: 'acme', strategy: 'shared', telemetry: true, load: true } as const;
-  await expect(scaffold(clashing, options, path.join(cwd, 'deep', 'my-saas'))).rejects.toThrow(/ENOTDIR|EEXIST/);
+  const clashing = new Map([
+    ['package.json', Buffer.from('{"name": "my-saas"}')],
+    ['x', Buffer.from('a file')],
+    ['x/y', Buffer.from('under a file')],
+  ]);
+  await expect(writeProject(clashing, path.join(cwd, 'deep', 'my-saas'))).rejects.toThrow(/ENOTDIR|EEXIST/);
   expect(existsSync(path.join(cwd, 'deep'))).toBe(false);
 
   mkdirSync(path.join(cwd, 'empty'));
-  await expect(scaffold(clashing, options, path.join(cwd, 'empty'))).rejects.toThrow(/ENOTDIR|EEXIST/);
+  await expect(writeProject(clashing, path.join(cwd, 'empty'))).rejects.toThrow(/ENOTDIR|EEXIST/);
   expect(readdirSync(path.join(cwd, 'empty'))).toEqual([]);
 });
 

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import {
   collectRepositorySources,
   composeProject,
+  InvalidInputError,
   REPOSITORY_ONLY,
   STRATEGIES,
   TemplateMismatchError,
@@ -54,6 +55,8 @@ describe('a project with every part', () => {
       'tsconfig.base.json',
       'turbo.json',
       'vitest.config.ts',
+      'docker-compose.yml',
+      'Dockerfile',
       '.npmrc',
       'package-lock.json',
     ]) {
@@ -127,6 +130,29 @@ test('without load profiles: no load/, no workspace, script, dependency or lockf
   expect(lock.packages['']!.workspaces).toEqual(['apps/*', 'packages/*']);
 });
 
+describe('a project without telemetry (and so without load profiles, whose runner starts telemetry itself)', () => {
+  let files: Map<string, Buffer>;
+  beforeAll(() => {
+    files = composeProject(sources, { ...defaults, telemetry: false, load: false });
+  });
+
+  test('has no telemetry package or tests, nothing that imports it, and no dependency on it; libraries keep the OTel API', () => {
+    expect(sources.repository.has('packages/telemetry/package.json')).toBe(true);
+    expect([...files.keys()].filter((file) => /^packages\/telemetry\/|^apps\/api\/test\/(telemetry|otlp-export)\.test\.ts$/.test(file))).toEqual([]);
+    for (const [file, contents] of files) expect(contents.toString('utf8'), file).not.toMatch(/@acme\/telemetry\b/);
+    expect(json<PackageJson>(files, 'packages/pool/package.json').dependencies).toHaveProperty(['@opentelemetry/api']);
+  });
+
+  test("gets templates/no-telemetry's seam, which exports what the repository's seam exports", async () => {
+    const seam = 'apps/api/src/telemetry.ts';
+    expect(text(files, seam)).toBe(sources.layers.get('no-telemetry')!.get(seam)!.toString('utf8'));
+    const repositorySeam = (await import(path.join(repositoryRoot, seam))) as Record<string, unknown>;
+    const noOpSeam = (await import(path.join(repositoryRoot, 'templates/no-telemetry', seam))) as Record<string, unknown>;
+    const shape = (module: Record<string, unknown>) => Object.fromEntries(Object.entries(module).map(([name, value]) => [name, typeof value]));
+    expect(shape(noOpSeam)).toEqual(shape(repositorySeam));
+  });
+});
+
 describe('an optional part left out, on a repository that has one', () => {
   // The shape of the telemetry package: its own folder, a dependency of the API, its tests and a
   // seam file that imports it. Built here so that the mechanism is pinned on its own.
@@ -138,6 +164,7 @@ describe('an optional part left out, on a repository that has one', () => {
       ['apps/api/package.json', manifest('@tenant-app/api', { '@tenant-app/telemetry': '*', '@tenant-app/db': '*', '@opentelemetry/api': '1.9.1' })],
       ['apps/api/src/telemetry.ts', Buffer.from("export { startTelemetry } from '@tenant-app/telemetry';\n")],
       ['apps/api/test/telemetry.test.ts', Buffer.from("import '@tenant-app/telemetry/testing';\n")],
+      ['apps/api/test/limits.test.ts', Buffer.from("import { LIST } from '../../../load/src/operations.ts';\n")],
       ['packages/db/package.json', manifest('@tenant-app/db')],
       ['packages/pool/package.json', manifest('@tenant-app/pool', { '@opentelemetry/api': '1.9.1' })],
       ['packages/telemetry/package.json', manifest('@tenant-app/telemetry', { '@opentelemetry/sdk-node': '0.223.0' })],
@@ -153,7 +180,7 @@ describe('an optional part left out, on a repository that has one', () => {
   };
 
   const parts: OptionalPart[] = [
-    { option: 'telemetry', paths: ['packages/telemetry/', 'apps/api/test/telemetry.test.ts'], overlay: 'no-telemetry' },
+    { option: 'telemetry', paths: ['packages/telemetry/'], overlay: 'no-telemetry' },
     { option: 'load', paths: ['load/'] },
   ];
 
@@ -163,6 +190,7 @@ describe('an optional part left out, on a repository that has one', () => {
       'README.md',
       'apps/api/package.json',
       'apps/api/src/telemetry.ts',
+      'apps/api/test/limits.test.ts',
       'load/package.json',
       'package.json',
       'packages/db/package.json',
@@ -179,6 +207,24 @@ describe('an optional part left out, on a repository that has one', () => {
     expect(files.has('packages/telemetry/src/index.ts')).toBe(true);
     expect(json<PackageJson>(files, 'apps/api/package.json').dependencies).toHaveProperty(['@acme/telemetry'], '*');
     expect(text(files, 'apps/api/src/telemetry.ts')).toContain("from '@acme/telemetry'");
+  });
+
+  test('a file that still imports the package left out refuses the choice, and says which choices work', () => {
+    const runner = new Map([...synthetic.repository, ['load/src/server.ts', Buffer.from("import { startTelemetry } from '@tenant-app/telemetry';\n")]]);
+    const withRunner = { ...synthetic, repository: runner };
+    expect(() => composeProject(withRunner, { ...defaults, telemetry: false }, parts)).toThrow(
+      new InvalidInputError(
+        '--no-telemetry: load/src/server.ts uses telemetry and has no variant without it in templates/, so the project would not build: keep telemetry, or add --no-load',
+      ),
+    );
+    expect(composeProject(withRunner, { ...defaults, telemetry: false, load: false }, parts).has('load/src/server.ts')).toBe(false);
+  });
+
+  test('a test that imports a part left out, by package or by relative path, goes with it', () => {
+    expect(composeProject(synthetic, { ...defaults, telemetry: false }, parts).has('apps/api/test/telemetry.test.ts')).toBe(false);
+    const withoutLoad = composeProject(synthetic, { ...defaults, load: false }, parts);
+    expect(withoutLoad.has('apps/api/test/limits.test.ts')).toBe(false);
+    expect(withoutLoad.has('apps/api/test/telemetry.test.ts')).toBe(true);
   });
 
   test('an overlay that would add a file instead of replacing one is refused: the repository moved the file', () => {

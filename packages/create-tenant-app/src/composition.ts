@@ -1,3 +1,5 @@
+import { posix } from 'node:path';
+import { InvalidInputError } from './errors.ts';
 import { unpackedName, type FileTree } from './file-tree.ts';
 import { isAmong, OPTIONAL_PARTS, type OptionalPart } from './optional-parts.ts';
 import type { ProjectOptions } from './options.ts';
@@ -19,9 +21,9 @@ export class TemplateMismatchError extends Error {
 /**
  * The files of a new project, by path: the repository's own files less the parts left out, then
  * whole files of templates/ on top — `base` (may add files), `generated`, `strategy-<strategy>`
- * and the overlay of every part left out (these replace files the project has, never add one).
- * The only edits inside files are the scope rename, the package.json fields that name what was
- * left out, and the placeholders of `base`.
+ * and the overlay of every part left out (these replace files the project has, never add one) —
+ * less the tests that import a part left out. The only edits inside files are the scope rename,
+ * the package.json and lockfile fields that name what was left out, and the placeholders of `base`.
  */
 export function composeProject(
   sources: TemplateSources,
@@ -43,11 +45,13 @@ export function composeProject(
     overlay(project, sources, part.overlay, { mayAdd: false });
   }
 
+  dropDependents(project, sources, leftOut, parts);
+
   const result = new Map<string, Buffer>();
   for (const [file, contents] of project) {
     let text = isText(contents) ? contents.toString('utf8') : undefined;
     if (text !== undefined && /(^|\/)package\.json$/.test(file)) text = fitPackageJson(file, text, options, gone, omittedPackages);
-    if (text !== undefined && file === '_package-lock.json') text = fitLockfile(text, options, gone);
+    if (text !== undefined && file === '_package-lock.json') text = fitLockfile(text, options, gone, omittedPackages);
     if (text !== undefined) text = text.replaceAll(REPOSITORY_SCOPE, `@${options.scope}/`);
     result.set(unpackedName(file), text === undefined ? contents : Buffer.from(text));
   }
@@ -78,6 +82,44 @@ function fillPlaceholders(text: string, options: ProjectOptions): Buffer {
   for (const [placeholder, value] of Object.entries(PLACEHOLDERS)) filled = filled.replaceAll(placeholder, value(options));
   return Buffer.from(filled);
 }
+
+/**
+ * Files that import a part left out, by its package or by a relative path into it: a test goes
+ * with the part (it tests the part, or the API with it); any other file would break the
+ * project's build, so the choice is refused, naming the choices that work until that file has a
+ * seam (a variant in the part's overlay).
+ */
+function dropDependents(
+  project: Map<string, Buffer>,
+  sources: TemplateSources,
+  leftOut: readonly OptionalPart[],
+  parts: readonly OptionalPart[],
+): void {
+  for (const part of leftOut) {
+    const names = [...packageNames(sources.repository, part.paths)];
+    const reaches = (file: string, specifier: string) =>
+      specifier.startsWith('.')
+        ? isAmong(posix.join(posix.dirname(file), specifier), part.paths)
+        : names.some((name) => specifier === name || specifier.startsWith(`${name}/`));
+    for (const [file, contents] of project) {
+      if (!/\.[cm]?[jt]sx?$/.test(file)) continue;
+      const specifiers = [...contents.toString('utf8').matchAll(IMPORT_SPECIFIER)].map((match) => match[1]!);
+      if (!specifiers.some((specifier) => reaches(file, specifier))) continue;
+      if (/\.test\.[cm]?[jt]sx?$/.test(file)) {
+        project.delete(file);
+        continue;
+      }
+      const holder = parts.find((other) => isAmong(file, other.paths));
+      throw new InvalidInputError(
+        `--no-${part.option}: ${file} uses ${part.option} and has no variant without it in templates/, ` +
+          `so the project would not build: keep ${part.option}${holder ? `, or add --no-${holder.option}` : ''}`,
+      );
+    }
+  }
+}
+
+/** `from '…'`, `import '…'`, `import('…')`: the module a file names. */
+const IMPORT_SPECIFIER = /(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)['"]([^'"\n]+)['"]/g;
 
 /** Names of the packages (package.json `name`) in the given folders. */
 function packageNames(tree: FileTree, paths: readonly string[]): Set<string> {
@@ -128,19 +170,27 @@ function fitPackageJson(
 
 interface Lockfile {
   name?: string;
-  packages: Record<string, { name?: string; workspaces?: string[]; link?: boolean; resolved?: string }>;
+  packages: Record<string, PackageJson & { link?: boolean; resolved?: string }>;
 }
 
 /**
  * This repository's lockfile, so that the project installs the very versions tested here: less
- * the workspaces that are gone and the links to them (npm install prunes what only they used).
+ * the workspaces that are gone, the links and the dependencies to them (npm install prunes the
+ * packages that only they used).
  */
-function fitLockfile(text: string, options: ProjectOptions, gone: readonly string[]): string {
+function fitLockfile(text: string, options: ProjectOptions, gone: readonly string[], omittedPackages: ReadonlySet<string>): string {
   const lock = JSON.parse(text) as Lockfile;
   lock.name = options.name;
   const isGone = (location: string) => gone.some((folder) => `${location}/`.startsWith(folder));
   for (const [key, entry] of Object.entries(lock.packages)) {
-    if (isGone(key) || (entry.link && entry.resolved !== undefined && isGone(entry.resolved))) delete lock.packages[key];
+    if (isGone(key) || (entry.link && entry.resolved !== undefined && isGone(entry.resolved))) {
+      delete lock.packages[key];
+      continue;
+    }
+    for (const field of DEPENDENCY_FIELDS) {
+      const dependencies = entry[field];
+      if (dependencies) for (const name of omittedPackages) delete dependencies[name];
+    }
   }
   const root = lock.packages[''];
   if (root) {

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { composeProject } from './composition.ts';
 import { InvalidInputError, StepFailedError } from './errors.ts';
 import { validateGivenOptions, validateOptions, type ProjectOptions } from './options.ts';
 import type { Questions } from './prompts.ts';
-import { assertEmptyTarget, scaffold } from './scaffold.ts';
+import { assertEmptyTarget, writeProject } from './write-project.ts';
 import type { TemplateSources } from './template-sources.ts';
 
 export const USAGE = `Usage: npx create-tenant-app <folder> [options]     (in this repository: npm run create -- <folder> …)
@@ -15,7 +16,7 @@ with --yes, it takes the defaults.
 
   --strategy shared|schema|database  isolation of tenants created without naming one (default shared)
   --scope @name                      npm scope of the packages (default: the folder's name)
-  --no-telemetry                     leave out packages/telemetry (OpenTelemetry)
+  --no-telemetry                     leave out packages/telemetry (OpenTelemetry); for now with --no-load
   --no-load                          leave out load/ (load profiles, k6 scripts, npm run load/bench)
   --no-install                       do not run npm install
   --no-git                           do not git init and commit
@@ -67,18 +68,20 @@ export async function createProject(run: CreateProjectRun): Promise<CreatedProje
     telemetry: await ask(flags.telemetry, questions && (() => questions.confirm('Include telemetry (OpenTelemetry traces and metrics)?')), true),
     load: await ask(flags.load, questions && (() => questions.confirm('Include the load profiles and benchmarks?')), true),
   });
+  // Composed before the last questions: a choice that cannot build is refused at once.
+  const files = composeProject(await run.sources(), options);
   const install = await ask(flags.install, questions && (() => questions.confirm('Run npm install?')), true);
   const git = await ask(flags.git, questions && (() => questions.confirm('Initialise a git repository?')), true);
 
-  const files = await scaffold(await run.sources(), options, directory);
-  run.log(`created ${directory}: ${files.length} files, packages @${options.scope}/*, new tenants ${options.strategy}`);
+  await writeProject(files, directory);
+  run.log(`created ${directory}: ${files.size} files, packages @${options.scope}/*, new tenants ${options.strategy}`);
   if (install) await step(run, directory, 'npm', ['install', '--no-audit', '--no-fund'], 'npm install');
   if (git) {
     await step(run, directory, 'git', ['init', '--quiet', '--initial-branch=main'], 'git init');
     await step(run, directory, 'git', ['add', '--all'], 'git add --all');
     await step(run, directory, 'git', ['commit', '--quiet', '--message', 'Initial commit from create-tenant-app'], 'git commit');
   }
-  return { directory, options, files, installed: install };
+  return { directory, options, files: [...files.keys()].sort(), installed: install };
 }
 
 interface Flags {

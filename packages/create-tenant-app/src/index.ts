@@ -5,7 +5,7 @@ export { InvalidInputError, StepFailedError } from './errors.ts';
 export { OPTIONAL_PARTS, type OptionalPart } from './optional-parts.ts';
 export { STRATEGIES, validateOptions, type ProjectOptions, type Strategy } from './options.ts';
 export { CancelledError, terminalQuestions, type Questions } from './prompts.ts';
-export { assertEmptyTarget, scaffold } from './scaffold.ts';
+export { assertEmptyTarget, writeProject } from './write-project.ts';
 export {
   collectRepositorySources,
   readTemplate,

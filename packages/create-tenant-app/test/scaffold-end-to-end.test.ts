@@ -10,19 +10,20 @@ import type { Strategy } from '../src/index.ts';
 /**
  * The built CLI, run as a user would, into a folder outside this repository; then the project it
  * wrote is installed (from the npm cache, nothing published), typechecked and tested, and its
- * server answers a tenant. `npm test` runs one strategy, without telemetry (the composition with
- * most to get wrong: a package, its tests and a dependency gone, a seam replaced), with a subset
- * of the project's own suite; `npm run test:scaffold` runs all three strategies, with every part,
- * without telemetry and without load profiles, each with the project's whole `npm test`.
+ * server answers a tenant. `npm test` runs one strategy without telemetry and load profiles (the
+ * composition with most to get wrong: packages, their tests, workspaces, scripts and dependencies
+ * gone, a seam replaced), with a subset of the project's own suite; `npm run test:scaffold` runs
+ * all three strategies, with every part, without both, without load profiles, each with the
+ * project's whole `npm test`.
  */
 const everything = process.env.CREATE_TENANT_APP_ALL_STRATEGIES === '1';
 const cases: { strategy: Strategy; flags: string[] }[] = everything
   ? [
       { strategy: 'shared', flags: [] },
-      { strategy: 'schema', flags: ['--no-telemetry'] },
+      { strategy: 'schema', flags: ['--no-telemetry', '--no-load'] },
       { strategy: 'database', flags: ['--no-load'] },
     ]
-  : [{ strategy: 'schema', flags: ['--no-telemetry'] }];
+  : [{ strategy: 'schema', flags: ['--no-telemetry', '--no-load'] }];
 /** In `npm test`: the isolation tests of every strategy, through HTTP (the platform API is queried below). */
 const SUBSET = ['apps/api/test/tenant-isolation.test.ts'];
 
@@ -63,8 +64,15 @@ describe.each(cases)('npx create-tenant-app --strategy $strategy $flags', ({ str
   chmodSync(folder, 0o755);
   folders.push(folder);
   const project = path.join(folder, `${strategy}-saas`);
-  const inProject = (command: string, args: string[], timeout: number) =>
-    run(command, args, { cwd: project, env: userEnv, timeout, maxBuffer: 64 * 1024 * 1024 });
+  const inProject = async (command: string, args: string[], timeout: number) => {
+    try {
+      return await run(command, args, { cwd: project, env: userEnv, timeout, maxBuffer: 64 * 1024 * 1024 });
+    } catch (error) {
+      // What the command printed is the report; its tail says what failed.
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      throw new Error(`${command} ${args.join(' ')} failed in ${project}:\n${`${stdout}\n${stderr}`.slice(-20_000)}`);
+    }
+  };
 
   test('writes, installs and commits the project', { timeout: 5 * MINUTES }, async () => {
     const cli = path.join(packageRoot, 'dist', 'cli.js');

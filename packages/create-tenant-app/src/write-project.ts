@@ -1,10 +1,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { composeProject } from './composition.ts';
 import { InvalidInputError } from './errors.ts';
 import { writeFileTree } from './file-tree.ts';
-import type { ProjectOptions } from './options.ts';
-import type { TemplateSources } from './template-sources.ts';
 
 /** Refuses a target that is a file or a folder with anything in it: a project never mixes with other files. */
 export async function assertEmptyTarget(directory: string): Promise<void> {
@@ -23,12 +20,11 @@ export async function assertEmptyTarget(directory: string): Promise<void> {
 }
 
 /**
- * Writes the project into `directory` (new, or an empty folder). If anything fails on the way,
- * what was written is removed again — the folder too, unless it was there before.
+ * Writes the files of a project into `directory` (new, or an empty folder). If anything fails on
+ * the way, what was written is removed again — the folder too, unless it was there before.
  */
-export async function scaffold(sources: TemplateSources, options: ProjectOptions, directory: string): Promise<string[]> {
+export async function writeProject(files: ReadonlyMap<string, Buffer>, directory: string): Promise<void> {
   await assertEmptyTarget(directory);
-  const files = composeProject(sources, options);
   // The first folder that mkdir had to make (the target or one of its parents), if any.
   const firstCreated = await mkdir(directory, { recursive: true });
   try {
@@ -38,5 +34,4 @@ export async function scaffold(sources: TemplateSources, options: ProjectOptions
     else for (const entry of await readdir(directory)) await rm(path.join(directory, entry), { recursive: true, force: true });
     throw error;
   }
-  return [...files.keys()].sort();
 }
