@@ -77,7 +77,7 @@ async function main(config: ServerProcessConfig): Promise<void> {
   if (config.telemetry) {
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = config.telemetry.otlpEndpoint;
     process.env.OTEL_METRICS_EXPORTER = 'otlp';
-    startTelemetry({ serviceName: 'tenant-app-bench' });
+    await startTelemetry({ serviceName: 'tenant-app-bench' });
   }
   const pools = new PoolManager({
     connectionString: config.proxyPort ? throughProxy(config.runtimeUrl, config.proxyPort) : config.runtimeUrl,

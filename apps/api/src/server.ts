@@ -34,7 +34,7 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => logger.error({ err: error }, 'shutdown step failed'));
   };
   try {
-    const telemetry = startTelemetry(env);
+    const telemetry = await startTelemetry(env);
     cleanups.push(() => telemetry.shutdown());
     const postgres = await openPostgres(env, { migrate: true });
     cleanups.push(() => postgres.close());

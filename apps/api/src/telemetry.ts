@@ -7,7 +7,7 @@ export type { Telemetry };
  * The one place the API starts OpenTelemetry (traces and metrics as the OTEL_* variables say).
  * It runs before the first pool is made: instruments are created with the pool manager.
  */
-export function startTelemetry(env: Env): Telemetry {
+export function startTelemetry(env: Env): Promise<Telemetry> {
   return startSdk({ serviceName: 'tenant-app-api', disabled: env.OTEL_SDK_DISABLED });
 }
 

@@ -10,7 +10,7 @@ let acme: TestTenant;
 
 beforeAll(async () => {
   // Before the pools exist: their instruments are made with the pool manager.
-  recorder = recordTelemetry();
+  recorder = await recordTelemetry();
   t = await createTestApi({ maxConnections: 1, acquireTimeoutMs: 300 });
   acme = await provisionTenant(t.database.provisioner, 'acme', { projects: 2, tasksPerProject: 2, commentsPerTask: 1 });
 });

@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+import type { NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 
 export interface TelemetryOptions {
   /** `service.name`, unless OTEL_SERVICE_NAME names it. */
@@ -27,9 +26,15 @@ const require = createRequire(import.meta.url);
 /**
  * Starts the OpenTelemetry SDK: traces and metrics exported as the OTEL_* environment says, and
  * SQL spans from `@opentelemetry/instrumentation-pg`. Call it before the first pool is made.
+ * The SDK and its exporters are loaded only here (they weigh ~30 MB of memory), so a process with
+ * telemetry off never loads them.
  */
-export function startTelemetry(options: TelemetryOptions): Telemetry {
+export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
   if (options.disabled) return { enabled: false, shutdown: async () => {} };
+  const [{ NodeSDK }, { PgInstrumentation }] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/instrumentation-pg'),
+  ]);
   const sdk = new NodeSDK({
     ...(process.env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
     // Only statements of a traced request: health checks and pool upkeep would be root spans of their own.

@@ -25,10 +25,10 @@ export interface TelemetryRecorder {
  * Starts the real SDK set-up (`startTelemetry`, pg instrumentation included) with in-memory
  * exporters instead of the OTEL_* ones. Start it before the pools a test makes.
  */
-export function recordTelemetry(): TelemetryRecorder {
+export async function recordTelemetry(): Promise<TelemetryRecorder> {
   const exporter = new tracing.InMemorySpanExporter();
   const reader = new CollectingReader();
-  const telemetry = startTelemetry({
+  const telemetry = await startTelemetry({
     serviceName: 'tenant-app-test',
     spanProcessors: [new tracing.SimpleSpanProcessor(exporter)],
     metricReaders: [reader],

@@ -12,7 +12,7 @@ export interface Telemetry {
  * so the @opentelemetry/api calls of the packages stay no-ops. To add it back, bring in an
  * OpenTelemetry SDK here; nothing else of the API changes.
  */
-export function startTelemetry(_env: Env): Telemetry {
+export async function startTelemetry(_env: Env): Promise<Telemetry> {
   return { enabled: false, shutdown: async () => {} };
 }
 
