@@ -10,6 +10,7 @@ import { createApi } from '@tenant-app/api';
 import {
   assertSafeRuntimeRole,
   loadTenantBindingKey,
+  loadTenantLoginKey,
   sessionPlanFor,
   TenantProvisioner,
   TenantRegistry,
@@ -90,17 +91,19 @@ async function main(config: ServerProcessConfig): Promise<void> {
   const provisioner = new TenantProvisioner({ ownerUrl: config.ownerUrl });
   const { tenancyOff, proxyPort } = config;
   const bindingKey = await loadTenantBindingKey(config.ownerUrl);
+  const loginKey = await loadTenantLoginKey(config.ownerUrl);
   const api = createApi({
     pools,
     registry: new TenantRegistry(pools.unbound(), { ttlMs: config.registryTtlMs }),
     logger,
     bindingKey,
+    loginKey,
     provisioner,
     // A benchmark floods on purpose: the per-tenant rate limit would measure itself.
     rateLimit: false,
     sessionPlan: (tenant) => {
       if (tenancyOff && tenant.slug.startsWith(tenancyOff.slugPrefix)) return tenancyOffPlan(tenant, bindingKey, tenancyOff.schema);
-      const plan = sessionPlanFor(tenant, bindingKey);
+      const plan = sessionPlanFor(tenant, bindingKey, loginKey);
       if (!proxyPort || !plan.target) return plan;
       return { ...plan, target: { ...plan.target, connectionString: throughProxy(plan.target.connectionString, proxyPort) } };
     },

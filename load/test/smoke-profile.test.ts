@@ -29,6 +29,7 @@ beforeAll(async () => {
     registry: new TenantRegistry(pools.unbound(), { ttlMs: 5_000 }),
     logger: pino({ level: 'silent' }),
     bindingKey: database.bindingKey,
+    loginKey: database.loginKey,
     provisioner: database.provisioner,
   });
   server = createServer(api);

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import { sessionPlanFor, type TenantBindingKey, type TenantDatabase, type TenantRecord, type TenantRegistry } from '@tenant-app/db';
+import {
+  sessionPlanFor,
+  type TenantBindingKey,
+  type TenantDatabase,
+  type TenantLoginKey,
+  type TenantRecord,
+  type TenantRegistry,
+} from '@tenant-app/db';
 import type { SessionOptions } from '@tenant-app/pool';
 import type { GraphQLContext } from '@tenant-app/graphql';
 import type { BoundSession, PoolManager } from '@tenant-app/pool';
@@ -23,6 +30,8 @@ export interface ContextDependencies {
   logger: Logger;
   /** Signs every request's tenant binding (`loadTenantBindingKey`, once at start). */
   bindingKey: TenantBindingKey;
+  /** Derives `database` tenants' passwords (`loadTenantLoginKey`, once at start). */
+  loginKey: TenantLoginKey;
   /** How a tenant's session is opened; `sessionPlanFor` unless an experiment needs another. */
   sessionPlan?: (tenant: TenantRecord) => SessionOptions;
   /** Counts the request against its tenant's rate before any of its SQL runs. @default no limit */
@@ -48,7 +57,7 @@ export async function createApiContext(request: Request, deps: ContextDependenci
   }
   const { tenant, principal } = identity;
   await deps.rateLimiter?.take(tenant);
-  const plan = deps.sessionPlan ? deps.sessionPlan(tenant) : sessionPlanFor(tenant, deps.bindingKey);
+  const plan = deps.sessionPlan ? deps.sessionPlan(tenant) : sessionPlanFor(tenant, deps.bindingKey, deps.loginKey);
   const bound = deps.pools.openSession<TenantDatabase>(plan);
   request.signal?.addEventListener('abort', () => void bound.session.abort(), { once: true });
   return {

@@ -1,7 +1,14 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { assertSafeRuntimeRole, loadTenantBindingKey, TenantProvisioner, TenantRegistry, type DemoCredential } from '@tenant-app/db';
+import {
+  assertSafeRuntimeRole,
+  loadTenantBindingKey,
+  loadTenantLoginKey,
+  TenantProvisioner,
+  TenantRegistry,
+  type DemoCredential,
+} from '@tenant-app/db';
 import { PoolManager } from '@tenant-app/pool';
 import type { Env } from './env.ts';
 import { demoCredentials } from './demo-credentials.ts';
@@ -59,8 +66,9 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
       pools,
       registry: new TenantRegistry(pools.unbound(), { ttlMs: env.TENANT_CACHE_TTL_MS }),
       logger,
-      // The one place the app reads the binding key: as the owner, which the runtime login is not.
+      // The one place the app reads its keys: as the owner, which the runtime login is not.
       bindingKey: await loadTenantBindingKey(postgres.ownerUrl),
+      loginKey: await loadTenantLoginKey(postgres.ownerUrl),
       provisioner,
       ...apiLimitsFromEnv(env),
       graphiql:

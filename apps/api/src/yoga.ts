@@ -1,7 +1,7 @@
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { TenantBindingKey, TenantProvisioner, TenantRegistry } from '@tenant-app/db';
+import type { TenantBindingKey, TenantLoginKey, TenantProvisioner, TenantRegistry } from '@tenant-app/db';
 import { tenantSchema } from '@tenant-app/graphql';
 import type { PoolManager } from '@tenant-app/pool';
 import { createApiContext, type ApiContext, type ContextDependencies } from './context.ts';
@@ -20,6 +20,11 @@ export interface ApiOptions {
   logger: Logger;
   /** Signs the tenant binding of every request: `loadTenantBindingKey(ownerUrl)` at start. */
   bindingKey: TenantBindingKey;
+  /**
+   * Derives the password of each `database` tenant's login, which the control plane does not
+   * keep: `loadTenantLoginKey(ownerUrl)` at start.
+   */
+  loginKey: TenantLoginKey;
   /** Serve GraphiQL at /graphql, with these request headers filled in. @default false */
   graphiql?: false | { headers?: Record<string, string> };
   /** Serve the platform API at /platform/graphql, provisioning as the owner. @default off */
@@ -64,6 +69,7 @@ export function createApi(options: ApiOptions): Api {
         registry,
         logger,
         bindingKey: options.bindingKey,
+        loginKey: options.loginKey,
         ...(options.sessionPlan ? { sessionPlan: options.sessionPlan } : {}),
         ...(rateLimiter ? { rateLimiter } : {}),
       }),

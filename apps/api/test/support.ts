@@ -91,6 +91,7 @@ export async function createTestApi(
     registry: new TenantRegistry(pools.unbound(), { ttlMs: 0 }),
     logger: pino({ level: 'silent' }),
     bindingKey: database.bindingKey,
+    loginKey: database.loginKey,
     provisioner: database.provisioner,
     // Suites send requests as fast as they can on purpose; rate-limit.test.ts turns the limit on.
     rateLimit: false,

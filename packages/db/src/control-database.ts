@@ -29,8 +29,10 @@ export interface TenantDatabasesTable {
   tenant_id: string;
   database_name: string;
   login: string;
-  password: string;
-  /** How the API reaches the database, as the tenant's own login. */
+  /**
+   * How the API reaches the database, as the tenant's own login, without its password (a check
+   * constraint refuses one): the app derives that (`TenantLoginKey`).
+   */
   connection_url: string;
 }
 

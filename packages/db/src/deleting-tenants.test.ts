@@ -42,7 +42,7 @@ test('deleting a tenant of each strategy removes its rows, schema, database, rol
     .select('connection_url')
     .where('tenant_id', '=', tenants.vault!.id)
     .executeTakeFirstOrThrow();
-  const pooled = new pg.Client({ connectionString: connection_url });
+  const pooled = new pg.Client({ connectionString: database.loginKey.connectionUrl(tenants.vault!.id, connection_url) });
   pooled.on('error', () => {});
   await pooled.connect();
 

@@ -71,6 +71,16 @@ export class MissingBindingKeyError extends Error {
   }
 }
 
+/** The main database has no key to derive tenant login passwords with: its migrations have not run. */
+export class MissingLoginKeyError extends Error {
+  override readonly name = 'MissingLoginKeyError';
+  readonly code = 'MISSING_LOGIN_KEY';
+
+  constructor() {
+    super('the database has no tenant login key: run its migrations first (npm run migrate)');
+  }
+}
+
 /**
  * Postgres' clock and ours are too far apart for tenant binding tokens, whose expiry Postgres
  * checks: every binding would fail closed (no rows) or live longer than it should.

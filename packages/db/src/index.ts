@@ -16,6 +16,7 @@ export {
   UnknownHostError,
   MissingBindingKeyError,
   ClockSkewError,
+  MissingLoginKeyError,
 } from './errors.ts';
 export {
   migrateToLatest,
@@ -43,6 +44,7 @@ export {
   type TenantSessionPlan,
 } from './tenant-binding.ts';
 export { TenantBindingKey, loadTenantBindingKey, TENANT_TOKEN_LIFETIME_SECONDS } from './tenant-binding-key.ts';
+export { TenantLoginKey, loadTenantLoginKey } from './tenant-login-key.ts';
 export { tenantSchemaName, tenantRoleName, TENANT_SLUG_PATTERN } from './tenant-names.ts';
 export { TIERS, tierLimits, type Tier, type TierLimits } from './tiers.ts';
 export {

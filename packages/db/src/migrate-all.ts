@@ -5,6 +5,7 @@ import { tenantMigrations as builtInTenantMigrations } from './migrations/index.
 import { connectAsOwner, hostOwnerUrl, withDatabase, type OwnerDatabase, type ProvisionerOptions } from './provisioning.ts';
 import { ACCESS_ROLE, SHARED_SCHEMA } from './roles.ts';
 import { installTenantDatabaseKeys } from './tenant-binding-key.ts';
+import { readTenantLoginKey, setLoginPassword, type TenantLoginKey } from './tenant-login-key.ts';
 import { tenantRoleName, tenantSchemaName } from './tenant-names.ts';
 
 /** Strategies whose tenants have tables of their own, migrated one tenant at a time. */
@@ -97,6 +98,7 @@ export async function migrateAllTenants(options: MigrateAllOptions): Promise<Mig
   const owner = connectAsOwner(options.ownerUrl, 2);
   try {
     const tenants = await tenantsWithOwnTables(owner);
+    const passwords = await readTenantLoginKey(owner);
     let done = 0;
     const progress = (tenant: OwnTablesTenant, state: MigrationProgress['state'], applied: string[] = [], error?: string) =>
       options.onProgress?.({
@@ -114,8 +116,10 @@ export async function migrateAllTenants(options: MigrateAllOptions): Promise<Mig
       try {
         const target = ownTablesTarget(options, tenant);
         applied = await migrateTenantTables(target.ownerUrl, target.schema, target.reader, provider);
-        // Every run, not only when a migration applied: it is how a rotated key reaches the tenant.
-        if (tenant.strategy === 'database') await installKeys(owner, target.ownerUrl, tenant.id);
+        // Every run, not only when a migration applied: it is how a rotated key, binding or login,
+        // reaches the tenant, and how logins on other hosts than the main one got their derived
+        // password when passwords stopped being stored.
+        if (tenant.strategy === 'database') await installKeys(owner, target.ownerUrl, tenant.id, passwords);
       } catch (cause) {
         const error = cause instanceof Error ? cause.message : String(cause);
         await owner.updateTable('control.tenants').set({ migration_error: error }).where('id', '=', tenant.id).execute();
@@ -217,10 +221,17 @@ function ownTablesTarget(
   };
 }
 
-async function installKeys(mainOwner: Kysely<OwnerDatabase>, tenantDatabaseOwnerUrl: string, tenantId: string): Promise<void> {
+/** The tenant database's binding keys, and its login's password (derived, set by the owner of its host). */
+async function installKeys(
+  mainOwner: Kysely<OwnerDatabase>,
+  tenantDatabaseOwnerUrl: string,
+  tenantId: string,
+  passwords: TenantLoginKey,
+): Promise<void> {
   const databaseOwner = connectAsOwner(tenantDatabaseOwnerUrl, 1);
   try {
     await installTenantDatabaseKeys(mainOwner, databaseOwner, tenantId);
+    await setLoginPassword(databaseOwner, tenantRoleName(tenantId), passwords.password(tenantId));
   } finally {
     await databaseOwner.destroy();
   }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { ControlDatabase, MemberRole, TenantStatus, TenantStrategy } from './control-database.ts';
@@ -9,6 +8,7 @@ import { migrateTenantTables } from './migrate.ts';
 import { ACCESS_ROLE, RUNTIME_ROLE, SHARED_SCHEMA } from './roles.ts';
 import { sharedTenantBinding } from './tenant-binding.ts';
 import { installTenantDatabaseKeys, readTenantBindingKey, type TenantBindingKey } from './tenant-binding-key.ts';
+import { readTenantLoginKey, setLoginPassword, type TenantLoginKey } from './tenant-login-key.ts';
 import { tenantRoleName, tenantSchemaName } from './tenant-names.ts';
 
 /** The owner's view of the main database: the control plane plus the shared tenant tables. */
@@ -78,6 +78,8 @@ export class TenantProvisioner {
   readonly #databaseOwners = new Map<string, Kysely<unknown>>();
   /** The key the owner's own writes are bound with, read on first use. */
   #bindingKey: Promise<TenantBindingKey> | undefined;
+  /** The key `database` tenants' passwords are derived from, read on first use. */
+  #loginKey: Promise<TenantLoginKey> | undefined;
 
   constructor(options: ProvisionerOptions) {
     this.#options = options;
@@ -259,11 +261,19 @@ export class TenantProvisioner {
     return this.#bindingKey;
   }
 
+  #passwords(): Promise<TenantLoginKey> {
+    this.#loginKey ??= readTenantLoginKey(this.owner).catch((error: unknown) => {
+      this.#loginKey = undefined;
+      throw error;
+    });
+    return this.#loginKey;
+  }
+
   async #provision(tenantId: string): Promise<void> {
     const tenant = await this.#tenant(tenantId);
     const role = tenantRoleName(tenant.id);
     if (tenant.ownRole) {
-      await ensureRole(this.owner, role, { login: false });
+      await ensureRole(this.owner, role);
       await sql`grant ${sql.id(ACCESS_ROLE)} to ${sql.id(role)}`.execute(this.owner);
       // The runtime login may switch to the role, but does not hold its privileges outside that switch.
       await sql`grant ${sql.id(role)} to ${sql.id(RUNTIME_ROLE)} with inherit false, set true`.execute(this.owner);
@@ -287,17 +297,12 @@ export class TenantProvisioner {
   async #provisionDatabase(tenant: ProvisionedTenant, login: string): Promise<void> {
     const { host } = await this.owner.selectFrom('control.tenants').select('host').where('id', '=', tenant.id).executeTakeFirstOrThrow();
     const hostUrl = this.#hostUrl(host);
+    const password = (await this.#passwords()).password(tenant.id);
     const hostOwner = connect<unknown>(hostUrl, 1);
-    const saved = await this.owner
-      .selectFrom('control.tenant_databases')
-      .select(['password'])
-      .where('tenant_id', '=', tenant.id)
-      .executeTakeFirst();
-    const password = saved?.password ?? randomBytes(24).toString('base64url');
     const databaseUrl = withDatabase(hostUrl, login);
     try {
-      for (const group of [ACCESS_ROLE]) await ensureRole(hostOwner, group, { login: false });
-      await ensureRole(hostOwner, login, { login: true, password });
+      for (const group of [ACCESS_ROLE]) await ensureRole(hostOwner, group);
+      await setLoginPassword(hostOwner, login, password);
       await sql`grant ${sql.id(ACCESS_ROLE)} to ${sql.id(login)}`.execute(hostOwner);
       const { rows } = await sql`select 1 from pg_database where datname = ${login}`.execute(hostOwner);
       if (rows.length === 0) await sql`create database ${sql.id(login)}`.execute(hostOwner);
@@ -313,13 +318,15 @@ export class TenantProvisioner {
     } finally {
       await databaseOwner.destroy();
     }
+    // Where the database is and as whom, never the password: the runtime login can read this URL.
     const runtimeUrl = new URL(databaseUrl);
     runtimeUrl.username = login;
-    runtimeUrl.password = password;
+    runtimeUrl.password = '';
+    runtimeUrl.searchParams.delete('password');
     await this.owner
       .insertInto('control.tenant_databases')
-      .values({ tenant_id: tenant.id, database_name: login, login, password, connection_url: runtimeUrl.toString() })
-      .onConflict((conflict) => conflict.column('tenant_id').doUpdateSet({ connection_url: runtimeUrl.toString(), password }))
+      .values({ tenant_id: tenant.id, database_name: login, login, connection_url: runtimeUrl.toString() })
+      .onConflict((conflict) => conflict.column('tenant_id').doUpdateSet({ connection_url: runtimeUrl.toString() }))
       .execute();
   }
 
@@ -409,20 +416,15 @@ export function withDatabase(url: string, database: string): string {
 }
 
 /**
- * Creates a role, or resets the password of a login that exists. A group role that exists is left
- * alone: altering it from provisionings running side by side fails with "tuple concurrently
- * updated", and creating it from two at once is settled by ignoring the loser's duplicate.
+ * Creates a NOLOGIN role unless it exists. One that exists is left alone: altering it from
+ * provisionings running side by side fails with "tuple concurrently updated", and creating it
+ * from two at once is settled by ignoring the loser's duplicate.
  */
-async function ensureRole(db: Kysely<any>, role: string, options: { login: boolean; password?: string }): Promise<void> {
+async function ensureRole(db: Kysely<any>, role: string): Promise<void> {
   const { rows } = await sql`select 1 from pg_roles where rolname = ${role}`.execute(db);
-  const login = options.login ? sql.raw('login') : sql.raw('nologin');
-  const password = options.password ? sql`password ${sql.lit(options.password)}` : sql``;
-  if (rows.length > 0) {
-    if (options.password) await sql`alter role ${sql.id(role)} ${login} ${password}`.execute(db);
-    return;
-  }
+  if (rows.length > 0) return;
   try {
-    await sql`create role ${sql.id(role)} ${login} ${password}`.execute(db);
+    await sql`create role ${sql.id(role)} nologin`.execute(db);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code !== '42710' && code !== '23505') throw error;

@@ -32,7 +32,7 @@ afterAll(() => database.close());
 /** Runs statements in one transaction bound to `slug` exactly as a request would be, as the runtime login. */
 async function asTenant<T>(slug: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const tenant = tenants[slug]!;
-  const plan = sessionPlanFor({ ...tenant, databaseUrl: tenant.databaseUrl }, database.bindingKey);
+  const plan = sessionPlanFor({ ...tenant, databaseUrl: tenant.databaseUrl }, database.bindingKey, database.loginKey);
   const client = new pg.Client({ connectionString: plan.target?.connectionString ?? database.runtimeUrl });
   await client.connect();
   try {
@@ -77,7 +77,7 @@ describe('database tenants', () => {
   });
 
   test("a tenant's credentials cannot connect to another tenant's database", async () => {
-    const intruder = new URL(tenants.red!.databaseUrl!);
+    const intruder = new URL(database.loginKey.connectionUrl(tenants.red!.id, tenants.red!.databaseUrl!));
     intruder.pathname = new URL(tenants.amber!.databaseUrl!).pathname;
     const client = new pg.Client({ connectionString: intruder.toString() });
     await expect(client.connect()).rejects.toThrow(/permission denied for database/);

@@ -132,14 +132,15 @@ async function foreignWrites(client: pg.Client, tenant: Tenant, victim: Tenant):
 
 /** A connection as the login a request of `tenant` runs as: the runtime login, or its own. */
 async function connectAs(tenant: Tenant): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: tenant.databaseUrl ?? database.runtimeUrl });
+  const { target } = sessionPlanFor(tenant, database.bindingKey, database.loginKey);
+  const client = new pg.Client({ connectionString: target?.connectionString ?? database.runtimeUrl });
   await client.connect();
   return client;
 }
 
 /** Opens a transaction bound exactly as a request of `tenant` is. */
 async function bind(client: pg.Client, tenant: Tenant): Promise<void> {
-  const [binding] = sessionPlanFor(tenant, database.bindingKey).binding;
+  const [binding] = sessionPlanFor(tenant, database.bindingKey, database.loginKey).binding;
   await client.query('begin');
   await client.query(binding!.text, [...binding!.values]);
 }

@@ -1,6 +1,7 @@
 import type { TenantStrategy } from './control-database.ts';
 import { SHARED_SCHEMA, TENANT_SETTING, TENANT_TOKEN_SETTING } from './roles.ts';
 import type { TenantBindingKey } from './tenant-binding-key.ts';
+import type { TenantLoginKey } from './tenant-login-key.ts';
 import { tenantRoleName, tenantSchemaName } from './tenant-names.ts';
 import { tierLimits } from './tiers.ts';
 
@@ -27,7 +28,7 @@ export interface BindableTenant {
   strategy: TenantStrategy;
   tier: string;
   ownRole: boolean;
-  /** A `database` tenant's own database, as its own login. */
+  /** A `database` tenant's own database, as its own login, without the password (the control plane has none). */
   databaseUrl: string | null;
 }
 
@@ -37,9 +38,10 @@ export interface BindableTenant {
  * (the only thing the RLS policies trust: SQL that changes either after binding sees no rows), and
  * the tier's statement timeout — all transaction-local, gone at COMMIT or ROLLBACK. Values travel
  * as bound parameters, never spliced into SQL text. Call it per transaction: the token expires
- * (`TENANT_TOKEN_LIFETIME_SECONDS`).
+ * (`TENANT_TOKEN_LIFETIME_SECONDS`). A `database` tenant's session connects as its own login, with
+ * the password derived by `passwords` (`loadTenantLoginKey`), which only `database` tenants need.
  */
-export function sessionPlanFor(tenant: BindableTenant, key: TenantBindingKey): TenantSessionPlan {
+export function sessionPlanFor(tenant: BindableTenant, key: TenantBindingKey, passwords?: TenantLoginKey): TenantSessionPlan {
   const limits = tierLimits(tenant.tier);
   const role = tenant.ownRole || tenant.strategy === 'schema' ? tenantRoleName(tenant.id) : undefined;
   // The role is set even when the tenant has none of its own ('none': the login itself): a role
@@ -61,7 +63,12 @@ export function sessionPlanFor(tenant: BindableTenant, key: TenantBindingKey): T
   };
   if (tenant.strategy === 'database') {
     if (!tenant.databaseUrl) throw new Error(`database tenant ${tenant.slug} has no database yet`);
-    plan.target = { key: `database:${tenant.id}`, connectionString: tenant.databaseUrl, maxConnections: limits.maxConnections };
+    if (!passwords) throw new TypeError(`database tenant ${tenant.slug} needs the login key (loadTenantLoginKey) to connect`);
+    plan.target = {
+      key: `database:${tenant.id}`,
+      connectionString: passwords.connectionUrl(tenant.id, tenant.databaseUrl),
+      maxConnections: limits.maxConnections,
+    };
   }
   return plan;
 }

@@ -11,7 +11,7 @@ export interface TenantRecord {
   strategy: TenantStrategy;
   tier: string;
   ownRole: boolean;
-  /** A `database` tenant's own database, as its own login. */
+  /** A `database` tenant's own database, as its own login, without the password (see `TenantLoginKey`). */
   databaseUrl: string | null;
 }
 

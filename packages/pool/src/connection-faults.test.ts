@@ -4,10 +4,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   TenantProvisioner,
   loadTenantBindingKey,
+  loadTenantLoginKey,
   seedTenantData,
   sessionPlanFor,
   type ProvisionedTenant,
   type TenantBindingKey,
+  type TenantLoginKey,
   type TenantDatabase,
 } from '@tenant-app/db';
 import { createTestDatabase, type TestDatabase } from '@tenant-app/db/testing';
@@ -18,6 +20,8 @@ interface Tenant extends ProvisionedTenant {
   databaseUrl: string | null;
   /** The key of the main database its provisioner wrote to, which signs its bindings. */
   bindingKey: TenantBindingKey;
+  /** And the key its database login's password is derived from. */
+  loginKey: TenantLoginKey;
 }
 
 /** What one session saw: the tenant its transaction was bound to, and the projects it could read. */
@@ -47,7 +51,7 @@ async function eventually<T>(ms: number, probe: () => Promise<T> | T, condition:
 
 /** One request of a tenant: a transaction bound to it, one read of its tables, commit. */
 async function visit(pools: PoolManager, tenant: Tenant, options: { sleepMs?: number } = {}): Promise<Visit> {
-  const { db, session } = pools.openSession<TenantDatabase>(sessionPlanFor(tenant, tenant.bindingKey));
+  const { db, session } = pools.openSession<TenantDatabase>(sessionPlanFor(tenant, tenant.bindingKey, tenant.loginKey));
   try {
     const { rows } = await sql<{ setting: string }>`
       select current_setting('app.tenant_id') as setting, pg_sleep(${(options.sleepMs ?? 0) / 1000})`.execute(db);
@@ -88,6 +92,7 @@ async function provision(
   provisioner: TenantProvisioner,
   owner: TenantProvisioner['owner'],
   bindingKey: TenantBindingKey,
+  loginKey: TenantLoginKey,
   slug: string,
   strategy: Tenant['strategy'],
 ): Promise<Tenant> {
@@ -98,7 +103,7 @@ async function provision(
     .select('connection_url')
     .where('tenant_id', '=', tenant.id)
     .executeTakeFirst();
-  return { ...tenant, databaseUrl: row?.connection_url ?? null, bindingKey };
+  return { ...tenant, databaseUrl: row?.connection_url ?? null, bindingKey, loginKey };
 }
 
 describe('pg_terminate_backend on our pooled connections', () => {
@@ -112,7 +117,7 @@ describe('pg_terminate_backend on our pooled connections', () => {
     observer = new pg.Client({ connectionString: database.superuserUrl });
     await observer.connect();
     for (const [slug, strategy] of [['acme', 'shared'], ['globex', 'shared'], ['hooli', 'schema']] as const) {
-      tenants.push(await provision(database.provisioner, database.owner, database.bindingKey, slug, strategy));
+      tenants.push(await provision(database.provisioner, database.owner, database.bindingKey, database.loginKey, slug, strategy));
     }
   });
   afterAll(async () => {
@@ -149,7 +154,7 @@ describe('pg_terminate_backend on our pooled connections', () => {
     const [acme, globex] = tenants as [Tenant, Tenant];
     // Four connections: two left idle in the pool, two held by transactions that have run a query.
     await Promise.all([visit(pools, acme), visit(pools, acme), visit(pools, globex), visit(pools, globex)]);
-    const held = [acme, globex].map((tenant) => pools.openSession<TenantDatabase>(sessionPlanFor(tenant, tenant.bindingKey)));
+    const held = [acme, globex].map((tenant) => pools.openSession<TenantDatabase>(sessionPlanFor(tenant, tenant.bindingKey, tenant.loginKey)));
     for (const { db } of held) await sql`select 1`.execute(db);
     expect(pools.stats()[0]).toMatchObject({ total: 4, idle: 2, active: 2 });
 
@@ -234,9 +239,10 @@ describe('a Postgres stop and start under load', () => {
     cluster = await startExtraCluster({ persistent: true });
     const provisioner = new TenantProvisioner({ ownerUrl: cluster.ownerUrl });
     const bindingKey = await loadTenantBindingKey(cluster.ownerUrl);
+    const loginKey = await loadTenantLoginKey(cluster.ownerUrl);
     try {
       for (const [slug, strategy] of [['alpha', 'shared'], ['bravo', 'shared'], ['charlie', 'schema'], ['delta', 'database']] as const) {
-        tenants.push(await provision(provisioner, provisioner.owner, bindingKey, slug, strategy));
+        tenants.push(await provision(provisioner, provisioner.owner, bindingKey, loginKey, slug, strategy));
       }
     } finally {
       // Its idle owner connections would die with the server, and a pg pool without an error

@@ -125,7 +125,7 @@ describe(`${SCHEMA_TENANTS} schema and ${DATABASE_TENANTS} database tenants thro
     const started = performance.now();
     try {
       await inParallel(visits, WORKERS, async (tenant) => {
-        const { db, session } = pools.openSession<TenantDatabase>(sessionPlanFor(tenant, database.bindingKey));
+        const { db, session } = pools.openSession<TenantDatabase>(sessionPlanFor(tenant, database.bindingKey, database.loginKey));
         try {
           // The first query waits for the connection; BEGIN and the binding go out with it.
           const asked = performance.now();

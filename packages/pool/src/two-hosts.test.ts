@@ -105,7 +105,7 @@ describe('database tenants on two Postgres servers', () => {
       await Promise.all(
         tenants.flatMap((tenant) =>
           Array.from({ length: 8 }, async () => {
-            const { db, session } = pools.openSession<TenantDatabase>(sessionPlanFor(tenant, database.bindingKey));
+            const { db, session } = pools.openSession<TenantDatabase>(sessionPlanFor(tenant, database.bindingKey, database.loginKey));
             try {
               const { rows } = await sql<{ port: number; database: string }>`
                 select inet_server_port() as port, current_database() as database, pg_sleep(0.02)`.execute(db);

@@ -3,6 +3,7 @@ import * as controlPlane from './control/2026-11-28T09-00_control-plane.ts';
 import * as tenantStrategies from './control/2026-11-28T10-00_tenant-strategies.ts';
 import * as platformKeys from './control/2026-11-28T10-30_platform-keys.ts';
 import * as tenantMigrationState from './control/2026-11-28T10-45_tenant-migration-state.ts';
+import * as derivedTenantPasswords from './control/2026-11-30T09-00_derived-tenant-passwords.ts';
 import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
 import * as verifiedTenantBinding from './tenant/2026-11-29T09-00_verified-tenant-binding.ts';
 
@@ -19,6 +20,7 @@ export const controlMigrations = staticProvider({
   '2026-11-28T10-00_tenant-strategies': tenantStrategies,
   '2026-11-28T10-30_platform-keys': platformKeys,
   '2026-11-28T10-45_tenant-migration-state': tenantMigrationState,
+  '2026-11-30T09-00_derived-tenant-passwords': derivedTenantPasswords,
 });
 
 export const tenantMigrations = staticProvider({

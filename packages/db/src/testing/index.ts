@@ -4,6 +4,7 @@ import { inject } from 'vitest';
 import { cloneDatabase, databaseUrl, localDatabaseUrls } from '../local-database.ts';
 import { TenantProvisioner, type OwnerDatabase } from '../provisioning.ts';
 import { loadTenantBindingKey, type TenantBindingKey } from '../tenant-binding-key.ts';
+import { loadTenantLoginKey, type TenantLoginKey } from '../tenant-login-key.ts';
 import { TEMPLATE_DATABASE } from './provided-context.ts';
 
 
@@ -18,6 +19,8 @@ export interface TestDatabase {
   owner: Kysely<OwnerDatabase>;
   /** The key that signs tenant bindings, as the app loads it at start. */
   bindingKey: TenantBindingKey;
+  /** Derives `database` tenants' passwords, as the app loads it at start. */
+  loginKey: TenantLoginKey;
   /** Closes the owner connections; the databases go with the test cluster. */
   close(): Promise<void>;
 }
@@ -31,6 +34,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const provisioner = new TenantProvisioner({ ownerUrl });
   return {
     bindingKey: await loadTenantBindingKey(ownerUrl),
+    loginKey: await loadTenantLoginKey(ownerUrl),
     name,
     superuserUrl: databaseUrl(superuserUrl, name),
     ownerUrl,
