@@ -25,7 +25,7 @@ export interface Principal {
   role: MemberRole;
 }
 
-/** What the control plane says about a (tenant, API key) pair. */
+/** What the control plane says about a (tenant, API key) or (tenant, user) pair. */
 export type RequestResolution =
   | { outcome: 'unauthenticated' }
   | { outcome: 'tenant-not-found' }
@@ -40,7 +40,7 @@ export interface TenantRegistryOptions {
   maxEntries?: number;
 }
 
-interface ResolveRow {
+interface TenantColumns {
   tenant_id: string | null;
   tenant_slug: string;
   tenant_name: string;
@@ -49,15 +49,23 @@ interface ResolveRow {
   tenant_tier: string;
   tenant_own_role: boolean;
   tenant_database_url: string | null;
+}
+
+interface ResolveRow extends TenantColumns {
   key_tenant_id: string | null;
   user_id: string | null;
   role: MemberRole | null;
 }
 
+interface ResolveMemberRow extends TenantColumns {
+  user_id: string | null;
+  role: MemberRole | null;
+}
+
 /**
- * Resolves tenants and API keys through the control plane's SECURITY DEFINER function, so the
- * runtime role never reads the control tables. Resolutions are cached briefly: a busy tenant costs
- * one control-plane query per TTL, not one per request.
+ * Resolves tenants and API keys (or users, for JWTs) through the control plane's SECURITY DEFINER
+ * functions, so the runtime role never reads the control tables. Resolutions are cached briefly: a
+ * busy tenant costs one control-plane query per TTL, not one per request.
  */
 export class TenantRegistry {
   readonly #db: Kysely<unknown>;
@@ -76,6 +84,26 @@ export class TenantRegistry {
     const cached = this.#cache?.get(cacheKey);
     if (cached) return cached;
     const resolution = await this.#query(tenantRef, keyHash);
+    this.#cache?.set(cacheKey, resolution);
+    return resolution;
+  }
+
+  /**
+   * The tenant and `userId`'s membership of it, for a caller whose identity was verified elsewhere
+   * (a JWT's subject). The role is the membership's; an unknown user is `unauthenticated`.
+   */
+  async resolveMember(tenantRef: string, userId: string): Promise<RequestResolution> {
+    // A key hash is hex and has no '@': the two kinds of entry cannot collide.
+    const cacheKey = `${tenantRef}\u0000@${userId}`;
+    const cached = this.#cache?.get(cacheKey);
+    if (cached) return cached;
+    const { rows } = await sql<ResolveMemberRow>`
+      select * from control.resolve_member(${tenantRef}, ${userId})`.execute(this.#db);
+    const row = rows[0];
+    // As for keys, an unknown user learns nothing about tenants.
+    const resolution: RequestResolution = !row?.user_id
+      ? { outcome: 'unauthenticated' }
+      : tenantOutcome(row, row.role && { userId: row.user_id, role: row.role });
     this.#cache?.set(cacheKey, resolution);
     return resolution;
   }
@@ -101,21 +129,26 @@ export class TenantRegistry {
     // Unknown keys are refused before the tenant is looked at, so that a caller without a valid
     // key cannot learn which tenants exist.
     if (!row?.key_tenant_id || !row.user_id || !row.role) return { outcome: 'unauthenticated' };
-    if (!row.tenant_id) return { outcome: 'tenant-not-found' };
-    if (row.key_tenant_id !== row.tenant_id) return { outcome: 'forbidden' };
-    const tenant: TenantRecord = {
-      id: row.tenant_id,
-      slug: row.tenant_slug,
-      name: row.tenant_name,
-      status: row.tenant_status,
-      strategy: row.tenant_strategy,
-      tier: row.tenant_tier,
-      ownRole: row.tenant_own_role,
-      databaseUrl: row.tenant_database_url,
-    };
-    // A tenant still being provisioned, or whose provisioning failed, is not there yet.
-    if (tenant.status === 'provisioning' || tenant.status === 'failed') return { outcome: 'tenant-not-found' };
-    if (tenant.status !== 'active') return { outcome: 'suspended', tenant };
-    return { outcome: 'ok', tenant, principal: { userId: row.user_id, role: row.role } };
+    return tenantOutcome(row, row.key_tenant_id === row.tenant_id ? { userId: row.user_id, role: row.role } : undefined);
   }
+}
+
+/** The outcome for a known caller: `principal` is undefined when the caller has no place in this tenant. */
+function tenantOutcome(row: TenantColumns, principal: Principal | null | undefined): RequestResolution {
+  if (!row.tenant_id) return { outcome: 'tenant-not-found' };
+  if (!principal) return { outcome: 'forbidden' };
+  const tenant: TenantRecord = {
+    id: row.tenant_id,
+    slug: row.tenant_slug,
+    name: row.tenant_name,
+    status: row.tenant_status,
+    strategy: row.tenant_strategy,
+    tier: row.tenant_tier,
+    ownRole: row.tenant_own_role,
+    databaseUrl: row.tenant_database_url,
+  };
+  // A tenant still being provisioned, or whose provisioning failed, is not there yet.
+  if (tenant.status === 'provisioning' || tenant.status === 'failed') return { outcome: 'tenant-not-found' };
+  if (tenant.status !== 'active') return { outcome: 'suspended', tenant };
+  return { outcome: 'ok', tenant, principal };
 }
