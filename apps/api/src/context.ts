@@ -16,6 +16,7 @@ import { resolveRequestIdentity } from './request-identity.ts';
 import { toClientError } from './errors.ts';
 import { currentRequestId } from './request-scope.ts';
 import type { TenantRateLimiter } from './rate-limit.ts';
+import type { JwtVerifier } from './jwt-verifier.ts';
 
 export interface ApiContext extends GraphQLContext {
   requestId: string;
@@ -36,6 +37,8 @@ export interface ContextDependencies {
   sessionPlan?: (tenant: TenantRecord) => SessionOptions;
   /** Counts the request against its tenant's rate before any of its SQL runs. @default no limit */
   rateLimiter?: TenantRateLimiter;
+  /** Verifies `Authorization: Bearer <JWT>`. @default JWTs are refused (401) */
+  jwt?: JwtVerifier;
 }
 
 /** Builds a request's context: who the tenant and the caller are, and a database bound to them. */
@@ -45,7 +48,7 @@ export async function createApiContext(request: Request, deps: ContextDependenci
   const log = deps.logger;
   let identity: Awaited<ReturnType<typeof resolveRequestIdentity>>;
   try {
-    identity = await resolveRequestIdentity(request.headers, deps.registry);
+    identity = await resolveRequestIdentity(request.headers, deps.registry, deps.jwt);
   } catch (error) {
     const clientError = toClientError(error);
     if (clientError) throw clientError;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { limitsEnvShape } from './limits-env.ts';
+import { checkJwtEnv, jwtEnvShape, SECRET_VARIABLES } from './jwt-env.ts';
 
 const milliseconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'must be a URL such as postgres://user:password@host:5432/database' });
@@ -40,8 +41,10 @@ const schema = z
     OTEL_SDK_DISABLED: z.stringbool().default(false),
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://localhost:4318' }).optional(),
     ...limitsEnvShape,
+    ...jwtEnvShape,
   })
   .superRefine((env, ctx) => {
+    checkJwtEnv(env, ctx);
     if (env.DB_CONNECTION_BUDGET < env.DB_POOL_MAX) {
       ctx.addIssue({
         code: 'custom',
@@ -77,7 +80,8 @@ export function loadEnv(source: NodeJS.ProcessEnv): Readonly<Env> {
   const lines = parsed.error.issues.map((issue) => {
     const [variable = '', ...inside] = issue.path.map(String);
     const where = inside.length > 0 ? `${inside.join('.')}: ` : '';
-    return `  ${variable}=${JSON.stringify(source[variable] ?? '')}: ${where}${issue.message}`;
+    const value = SECRET_VARIABLES.has(variable) ? '(hidden)' : JSON.stringify(source[variable] ?? '');
+    return `  ${variable}=${value}: ${where}${issue.message}`;
   });
   throw new InvalidEnvironmentError(`invalid environment:\n${lines.join('\n')}`);
 }

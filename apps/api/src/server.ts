@@ -16,6 +16,7 @@ import { openPostgres } from './postgres.ts';
 import { createApi } from './yoga.ts';
 import { describeTelemetry, startTelemetry } from './telemetry.ts';
 import { apiLimitsFromEnv } from './limits-env.ts';
+import { jwtOptionsFromEnv } from './jwt-env.ts';
 
 export interface RunningServer {
   /** The GraphQL endpoint. */
@@ -62,6 +63,7 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
     await assertSafeRuntimeRole(pools.unbound());
 
     const first = credentials[0];
+    const jwt = jwtOptionsFromEnv(env);
     const api = createApi({
       pools,
       registry: new TenantRegistry(pools.unbound(), { ttlMs: env.TENANT_CACHE_TTL_MS }),
@@ -71,6 +73,7 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
       loginKey: await loadTenantLoginKey(postgres.ownerUrl),
       provisioner,
       ...apiLimitsFromEnv(env),
+      ...(jwt ? { jwt } : {}),
       graphiql:
         (env.GRAPHIQL ?? env.NODE_ENV !== 'production') &&
         (first ? { headers: { 'x-tenant-id': first.slug, authorization: `Bearer ${first.apiKey}` } } : {}),

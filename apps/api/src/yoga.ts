@@ -13,6 +13,7 @@ import { useRequestScope } from './request-scope.ts';
 import { DEFAULT_ABUSE_LIMITS, useAbuseLimits, type AbuseLimits } from './abuse-limits.ts';
 import { TenantRateLimiter, type TierRate } from './rate-limit.ts';
 import { useRequestErrorStatus } from './use-request-error-status.ts';
+import { JwtVerifier, type JwtOptions } from './jwt-verifier.ts';
 
 export interface ApiOptions {
   pools: PoolManager;
@@ -41,6 +42,11 @@ export interface ApiOptions {
    * off, as a benchmark that floods on purpose does. @default the tier's rate in `@tenant-app/db`
    */
   rateLimit?: false | ((tier: string) => TierRate);
+  /**
+   * Accept `Authorization: Bearer <JWT>` besides API keys: the token's `sub` is the user, whose
+   * membership of the tenant gives the role. @default off: a JWT gets 401
+   */
+  jwt?: JwtOptions;
 }
 
 export type Api = YogaServerInstance<Record<string, never>, ApiContext>;
@@ -50,6 +56,7 @@ export function createApi(options: ApiOptions): Api {
   const { pools, registry, logger } = options;
   const limits: AbuseLimits = { ...DEFAULT_ABUSE_LIMITS, ...options.limits };
   const rateLimiter = options.rateLimit === false ? undefined : new TenantRateLimiter(options.rateLimit);
+  const jwt = options.jwt && new JwtVerifier(options.jwt);
   const platform =
     options.provisioner &&
     createPlatformApi({ pools, registry, logger, provisioner: options.provisioner, graphiql: Boolean(options.graphiql), limits });
@@ -72,6 +79,7 @@ export function createApi(options: ApiOptions): Api {
         loginKey: options.loginKey,
         ...(options.sessionPlan ? { sessionPlan: options.sessionPlan } : {}),
         ...(rateLimiter ? { rateLimiter } : {}),
+        ...(jwt ? { jwt } : {}),
       }),
     maskedErrors: {
       maskError: (error, message, isDev) => {

@@ -76,7 +76,7 @@ export async function createTestApi(
     pgbouncer?: { poolSize: number };
     /** Serve another TestApi's database (and its tenants) instead of a fresh one; its owner closes it. */
     database?: TestDatabase;
-    api?: Pick<ApiOptions, 'limits' | 'rateLimit'>;
+    api?: Pick<ApiOptions, 'limits' | 'rateLimit' | 'jwt'>;
   } = {},
 ): Promise<TestApi> {
   const database = options.database ?? (await createTestDatabase());
