@@ -5,6 +5,7 @@ import * as platformKeys from './control/2026-11-28T10-30_platform-keys.ts';
 import * as tenantMigrationState from './control/2026-11-28T10-45_tenant-migration-state.ts';
 import * as derivedTenantPasswords from './control/2026-11-30T09-00_derived-tenant-passwords.ts';
 import * as memberResolution from './control/2026-11-30T12-00_member-resolution.ts';
+import * as lookupsUnderTenantRoles from './control/2026-11-30T13-00_lookups-under-tenant-roles.ts';
 import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
 import * as verifiedTenantBinding from './tenant/2026-11-29T09-00_verified-tenant-binding.ts';
 
@@ -23,6 +24,7 @@ export const controlMigrations = staticProvider({
   '2026-11-28T10-45_tenant-migration-state': tenantMigrationState,
   '2026-11-30T09-00_derived-tenant-passwords': derivedTenantPasswords,
   '2026-11-30T12-00_member-resolution': memberResolution,
+  '2026-11-30T13-00_lookups-under-tenant-roles': lookupsUnderTenantRoles,
 });
 
 export const tenantMigrations = staticProvider({
