@@ -32,12 +32,22 @@ const run = promisify(execFile);
 const MINUTES = 60_000;
 
 /**
- * The environment of a user's shell: nothing of the npm run this test runs under (its npm_*
- * settings would steer the project's npm), the npm cache preferred over the registry, and a git
- * identity for the first commit.
+ * The environment of a user's shell: nothing of the npm run this test runs under — its npm_*
+ * settings (local_prefix would steer the project's npm into this repository) but the cache and
+ * registry, and its node_modules/.bin folders on PATH (they would stand in for a binary the
+ * project failed to install) — the npm cache preferred over the registry, and a git identity
+ * for the first commit.
  */
 const userEnv: NodeJS.ProcessEnv = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(npm_|INIT_CWD$|VITEST|TEST$|NODE_ENV$)/i.test(name))),
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !/^(npm_(?!config_(cache|registry)$)|INIT_CWD$|VITEST|TEST$|NODE_ENV$)/i.test(name),
+    ),
+  ),
+  PATH: (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .filter((folder) => !folder.includes(`${path.sep}node_modules${path.sep}.bin`))
+    .join(path.delimiter),
   npm_config_prefer_offline: 'true',
   TURBO_TELEMETRY_DISABLED: '1',
   GIT_AUTHOR_NAME: 'Ada',
