@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@tenant-app/db/testing';
 import {
+  ACCESS_ROLE,
   seedTenantData,
   sessionPlanFor,
   TENANT_TOKEN_LIFETIME_SECONDS,
@@ -256,7 +257,7 @@ test("the probes do see foreign rows when the binding is really another tenant's
   const client = await connectAs(attacker);
   try {
     await bind(client, attacker);
-    await attempt(client, `${setting('app.tenant_id', victim.id)}, set_config('app.tenant_token', ${literal(database.bindingKey.token(victim.id, 'none'))}, true)`);
+    await attempt(client, `${setting('app.tenant_id', victim.id)}, set_config('app.tenant_token', ${literal(database.bindingKey.token(victim.id, ACCESS_ROLE))}, true)`);
     expect(foreignRows(await visibleRows(client, attacker), attacker)).toEqual(
       tables.map((table) => `${ownCounts[table]} rows of ${victim.id} in app.${table}`),
     );
