@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { createApi } from '@tenant-app/api';
+import { createApi, loadEnv, startTelemetry } from '@tenant-app/api';
 import {
   assertSafeRuntimeRole,
   loadTenantBindingKey,
@@ -18,7 +18,6 @@ import {
   type TenantRecord,
 } from '@tenant-app/db';
 import { PoolManager, type SessionOptions } from '@tenant-app/pool';
-import { startTelemetry } from '@tenant-app/telemetry';
 
 export interface ServerProcessConfig {
   /** The runtime login (never the owner): the API's pool. */
@@ -78,7 +77,8 @@ async function main(config: ServerProcessConfig): Promise<void> {
   if (config.telemetry) {
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = config.telemetry.otlpEndpoint;
     process.env.OTEL_METRICS_EXPORTER = 'otlp';
-    await startTelemetry({ serviceName: 'tenant-app-bench' });
+    // Through the API's own seam, so that a project made without telemetry keeps this runner.
+    await startTelemetry(loadEnv(process.env));
   }
   const pools = new PoolManager({
     connectionString: config.proxyPort ? throughProxy(config.runtimeUrl, config.proxyPort) : config.runtimeUrl,

@@ -3,3 +3,4 @@ export type { JwtOptions } from './jwt-verifier.ts';
 export { loadEnv, InvalidEnvironmentError, ENVIRONMENT_VARIABLES, type Env } from './env.ts';
 export { createLogger } from './logger.ts';
 export { startServer, type RunningServer } from './server.ts';
+export { startTelemetry, type Telemetry } from './telemetry.ts';
