@@ -77,6 +77,8 @@ export async function createTestApi(
     /** Serve another TestApi's database (and its tenants) instead of a fresh one; its owner closes it. */
     database?: TestDatabase;
     api?: Pick<ApiOptions, 'limits' | 'rateLimit' | 'jwt'>;
+    /** The registry's TTL: 0 (no cache) makes every request see the control plane as it is now. @default 0 */
+    tenantCacheTtlMs?: number;
   } = {},
 ): Promise<TestApi> {
   const database = options.database ?? (await createTestDatabase());
@@ -88,7 +90,7 @@ export async function createTestApi(
   const pools = new PoolManager({ connectionString: proxy?.url ?? runtimeUrl, maxConnections: 4, ...pool });
   const api = createApi({
     pools,
-    registry: new TenantRegistry(pools.unbound(), { ttlMs: 0 }),
+    registry: new TenantRegistry(pools.unbound(), { ttlMs: options.tenantCacheTtlMs ?? 0 }),
     logger: pino({ level: 'silent' }),
     bindingKey: database.bindingKey,
     loginKey: database.loginKey,

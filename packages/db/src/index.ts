@@ -66,6 +66,7 @@ export {
   type NewMember,
   type ProvisionedTenant,
   type TenantSummary,
+  type ApiKeySummary,
 } from './provisioning.ts';
 export { seedDemoTenants, issueDemoKeys, seedTenantData, type DemoCredential, type TenantFixtureShape } from './seed.ts';
 export {

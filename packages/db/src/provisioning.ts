@@ -59,6 +59,22 @@ export interface TenantSummary extends ProvisionedTenant {
   migrationError: string | null;
 }
 
+/** An API key as admins see it: never the key, never its hash. */
+export interface ApiKeySummary {
+  id: string;
+  tenant_id: string;
+  /** The key's first characters, to tell keys apart. */
+  prefix: string;
+  role: MemberRole;
+  user_id: string;
+  created_at: Date;
+  /** Stamped at most once per registry TTL and process, so it may lag by that much. */
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+const API_KEY_SUMMARY = ['id', 'tenant_id', 'prefix', 'role', 'user_id', 'created_at', 'last_used_at', 'revoked_at'] as const;
+
 export interface NewMember {
   email: string;
   name: string;
@@ -164,6 +180,32 @@ export class TenantProvisioner {
       .values({ tenant_id: grant.tenantId, user_id: grant.userId, role: grant.role, prefix, key_hash: hash })
       .execute();
     return key;
+  }
+
+  /** A tenant's API keys, newest first, without their hashes. */
+  async listApiKeys(tenantId: string): Promise<ApiKeySummary[]> {
+    return this.owner
+      .selectFrom('control.api_keys')
+      .select(API_KEY_SUMMARY)
+      .where('tenant_id', '=', tenantId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .execute();
+  }
+
+  /**
+   * Revokes a key, of `tenantId` only when given (a tenant admin's request): another tenant's key
+   * is then not found, exactly like a missing one. Revoking again keeps the first `revoked_at`.
+   * Returns undefined when there is no such key. Processes that cached the key keep accepting it
+   * for up to their registry's TTL.
+   */
+  async revokeApiKey(id: string, tenantId?: string): Promise<ApiKeySummary | undefined> {
+    let query = this.owner
+      .updateTable('control.api_keys')
+      .set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` })
+      .where('id', '=', id);
+    if (tenantId !== undefined) query = query.where('tenant_id', '=', tenantId);
+    return query.returning(API_KEY_SUMMARY).executeTakeFirst();
   }
 
   /** Issues a key for a platform operator (scope `platform`); returned once, kept as a hash. */

@@ -114,10 +114,12 @@ test('no function the runtime login can call outside the system catalogs returns
       }
       for (const values of combinations) {
         const casts = fn.args.map((type, index) => `$${index + 1}::${type}`).join(', ');
-        const rows = await attempt<{ row: string }>(client, `select r::text as row from ${fn.name}(${casts}) as r`, values);
+        const rows = await attempt<{ row: string | null }>(client, `select r::text as row from ${fn.name}(${casts}) as r`, values);
         if (!rows) continue;
         calls.push(`${fn.name}(${values.join(', ')})`);
         for (const { row } of rows) {
+          // A function returning void (control.touch_api_key) answers one NULL: nothing to leak.
+          if (row === null) continue;
           if (row.includes(password)) found.push(`${fn.name}(${values.join(', ')})`);
           if (row.includes(tenantRoleName(vault.id))) vaultRows += 1;
         }
@@ -126,7 +128,13 @@ test('no function the runtime login can call outside the system catalogs returns
     await client.query('rollback');
     return { calls, found, vaultRows };
   });
-  expect(calls).toEqual(expect.arrayContaining([`control.resolve_request(vault, ${keyHash})`, `control.resolve_platform_key(${keyHash})`]));
+  expect(calls).toEqual(
+    expect.arrayContaining([
+      `control.resolve_request(vault, ${keyHash})`,
+      `control.resolve_platform_key(${keyHash})`,
+      `control.touch_api_key(${keyHash})`,
+    ]),
+  );
   // The tenant's database was in those answers (where it is, as which login): only the password is not.
   expect(vaultRows).toBeGreaterThan(0);
   expect(found).toEqual([]);

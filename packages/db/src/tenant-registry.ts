@@ -85,6 +85,7 @@ export class TenantRegistry {
     if (cached) return cached;
     const resolution = await this.#query(tenantRef, keyHash);
     this.#cache?.set(cacheKey, resolution);
+    if (resolution.outcome !== 'unauthenticated') this.#touch(keyHash);
     return resolution;
   }
 
@@ -119,6 +120,15 @@ export class TenantRegistry {
   /** Forgets every cached resolution, after a change made by this process. */
   invalidate(): void {
     this.#cache?.clear();
+  }
+
+  /**
+   * Records the key's use, on a cache miss only: at most one write per key, TTL and process. Not
+   * awaited, so the request never waits for it; a failed stamp only leaves `last_used_at` older
+   * than it should be, which is no reason to fail the request.
+   */
+  #touch(keyHash: string): void {
+    sql`select control.touch_api_key(${keyHash})`.execute(this.#db).catch(() => {});
   }
 
   async #query(tenantRef: string, keyHash: string): Promise<RequestResolution> {

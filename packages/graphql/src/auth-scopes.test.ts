@@ -26,7 +26,7 @@ function fieldsOf(schema: GraphQLSchema): { name: string; guarded: boolean }[] {
 describe('every field is guarded by a scope (@pothos/plugin-scope-auth)', () => {
   test.each([
     ['tenant API', tenantSchema, ['Query.projects', 'Task.comments', 'QueryProjectsConnectionEdge.node', 'PageInfo.endCursor']],
-    ['platform API', platformSchema, ['Query.tenants', 'Mutation.createTenant', 'PoolStats.tenants', 'CreatedTenant.adminApiKey']],
+    ['platform API', platformSchema, ['Query.tenants', 'Mutation.createTenant', 'PoolStats.tenants', 'CreatedTenant.adminApiKey', 'Mutation.revokeApiKey', 'PlatformApiKey.lastUsedAt']],
   ])('%s', (_name, schema, samples) => {
     const fields = fieldsOf(schema());
     // The walk sees the fields it must: generated Relay types and nested types included.

@@ -6,6 +6,7 @@ import * as tenantMigrationState from './control/2026-11-28T10-45_tenant-migrati
 import * as derivedTenantPasswords from './control/2026-11-30T09-00_derived-tenant-passwords.ts';
 import * as memberResolution from './control/2026-11-30T12-00_member-resolution.ts';
 import * as lookupsUnderTenantRoles from './control/2026-11-30T13-00_lookups-under-tenant-roles.ts';
+import * as apiKeyUse from './control/2026-11-30T14-00_api-key-use.ts';
 import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
 import * as verifiedTenantBinding from './tenant/2026-11-29T09-00_verified-tenant-binding.ts';
 
@@ -25,6 +26,7 @@ export const controlMigrations = staticProvider({
   '2026-11-30T09-00_derived-tenant-passwords': derivedTenantPasswords,
   '2026-11-30T12-00_member-resolution': memberResolution,
   '2026-11-30T13-00_lookups-under-tenant-roles': lookupsUnderTenantRoles,
+  '2026-11-30T14-00_api-key-use': apiKeyUse,
 });
 
 export const tenantMigrations = staticProvider({

@@ -2,6 +2,7 @@ import { lexicographicSortSchema, type GraphQLSchema } from 'graphql';
 import { platformBuilder } from './builder.ts';
 import './tenants.ts';
 import './pool-stats.ts';
+import './api-keys.ts';
 
 let schema: GraphQLSchema | undefined;
 
