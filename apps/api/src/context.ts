@@ -7,14 +7,14 @@ import {
   type TenantDatabase,
   type TenantLoginKey,
   type TenantRecord,
+  type TenantProvisioner,
   type TenantRegistry,
 } from '@tenant-app/db';
 import type { SessionOptions } from '@tenant-app/pool';
-import type { GraphQLContext } from '@tenant-app/graphql';
+import { errors, type GraphQLContext, type TenantApiKeys } from '@tenant-app/graphql';
 import type { BoundSession, PoolManager } from '@tenant-app/pool';
 import { resolveRequestIdentity } from './request-identity.ts';
 import { toClientError } from './errors.ts';
-import { currentRequestId } from './request-scope.ts';
 import type { TenantRateLimiter } from './rate-limit.ts';
 import type { JwtVerifier } from './jwt-verifier.ts';
 
@@ -39,13 +39,14 @@ export interface ContextDependencies {
   rateLimiter?: TenantRateLimiter;
   /** Verifies `Authorization: Bearer <JWT>`. @default JWTs are refused (401) */
   jwt?: JwtVerifier;
+  /** The owner's tools, through which tenant admins manage their keys. @default key management refused (FORBIDDEN) */
+  provisioner?: TenantProvisioner;
 }
 
 /** Builds a request's context: who the tenant and the caller are, and a database bound to them. */
 export async function createApiContext(request: Request, deps: ContextDependencies): Promise<ApiContext> {
-  // The logger adds the request id to every line itself (see request-scope.ts).
-  const requestId = currentRequestId() ?? randomUUID();
-  const log = deps.logger;
+  const requestId = request.headers.get('x-request-id')?.match(/^[\w-]{1,64}$/)?.[0] ?? randomUUID();
+  const log = deps.logger.child({ requestId });
   let identity: Awaited<ReturnType<typeof resolveRequestIdentity>>;
   try {
     identity = await resolveRequestIdentity(request.headers, deps.registry, deps.jwt);
@@ -69,6 +70,29 @@ export async function createApiContext(request: Request, deps: ContextDependenci
     tenant: { id: tenant.id, slug: tenant.slug, name: tenant.name },
     viewer: principal,
     db: bound.db,
+    apiKeys: tenantApiKeys(tenant.id, deps),
     bound,
+  };
+}
+
+/**
+ * A tenant's keys through the owner's connection: the runtime login can neither read nor change
+ * `control.api_keys`, so SQL injected into a request cannot reach another tenant's keys. The
+ * tenant id is the one the request was resolved to, never an argument.
+ */
+function tenantApiKeys(tenantId: string, deps: ContextDependencies): TenantApiKeys {
+  const { provisioner, registry } = deps;
+  if (!provisioner) {
+    const refuse = () => Promise.reject(errors.forbidden('this server does not manage API keys'));
+    return { list: refuse, revoke: refuse };
+  }
+  return {
+    list: () => provisioner.listApiKeys(tenantId),
+    revoke: async (id) => {
+      const key = await provisioner.revokeApiKey(id, tenantId);
+      // This process refuses the key from its next request on; others within their cache TTL.
+      if (key) registry.invalidate();
+      return key;
+    },
   };
 }

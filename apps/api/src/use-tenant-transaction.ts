@@ -60,6 +60,7 @@ export function useTenantTransaction(): Plugin<ApiContext> {
         } catch (error) {
           return maskUnexpected({ data: null, errors: [new GraphQLError('the transaction failed', { originalError: error as Error })] }, context);
         }
+        context.log.debug({ statements: session.statements }, 'transaction committed');
         return result;
       });
     },

@@ -9,7 +9,6 @@ import { createPlatformApi, PLATFORM_ENDPOINT } from './platform-api.ts';
 import { toClientError } from './errors.ts';
 import { useTenantTransaction } from './use-tenant-transaction.ts';
 import { useRequestTracing } from './use-request-tracing.ts';
-import { useRequestScope } from './request-scope.ts';
 import { DEFAULT_ABUSE_LIMITS, useAbuseLimits, type AbuseLimits } from './abuse-limits.ts';
 import { TenantRateLimiter, type TierRate } from './rate-limit.ts';
 import { useRequestErrorStatus } from './use-request-error-status.ts';
@@ -28,7 +27,10 @@ export interface ApiOptions {
   loginKey: TenantLoginKey;
   /** Serve GraphiQL at /graphql, with these request headers filled in. @default false */
   graphiql?: false | { headers?: Record<string, string> };
-  /** Serve the platform API at /platform/graphql, provisioning as the owner. @default off */
+  /**
+   * Serve the platform API at /platform/graphql, provisioning as the owner, and let tenant admins
+   * list and revoke their tenant's API keys. @default off
+   */
   provisioner?: TenantProvisioner;
   /**
    * How a tenant's session is opened (binding, schema, pool). The benchmark's "tenancy off"
@@ -80,6 +82,7 @@ export function createApi(options: ApiOptions): Api {
         ...(options.sessionPlan ? { sessionPlan: options.sessionPlan } : {}),
         ...(rateLimiter ? { rateLimiter } : {}),
         ...(jwt ? { jwt } : {}),
+        ...(options.provisioner ? { provisioner: options.provisioner } : {}),
       }),
     maskedErrors: {
       maskError: (error, message, isDev) => {
@@ -90,7 +93,6 @@ export function createApi(options: ApiOptions): Api {
       },
     },
     plugins: [
-      useRequestScope(),
       useRequestTracing(),
       useAbuseLimits(limits),
       useRequestErrorStatus(),

@@ -5,11 +5,13 @@ import { createTestApi, provisionTenant, type TestApi, type TestTenant } from '.
 let t: TestApi;
 let platformKey: string;
 let acme: TestTenant;
+let globex: TestTenant;
 
 beforeAll(async () => {
   t = await createTestApi();
   platformKey = await t.database.provisioner.issuePlatformKey('test operator');
   acme = await provisionTenant(t.database.provisioner, 'acme');
+  globex = await provisionTenant(t.database.provisioner, 'globex', undefined, { strategy: 'schema' });
 });
 afterAll(() => t.close());
 
@@ -72,7 +74,76 @@ describe('revoking a key through the platform API', () => {
   });
 });
 
+describe("a tenant admin manages the tenant's own keys", () => {
+  const REVOKE = `mutation($id: ID!) { revokeApiKey(id: $id) { id prefix revokedAt } }`;
+
+  test('lists them without the key or its hash', async () => {
+    const listed = await t.graphql(acme, `{ apiKeys { ${KEY_FIELDS} } }`);
+    expect(listed.body.errors).toBeUndefined();
+    const keys = listed.body.data!.apiKeys as Record<string, unknown>[];
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ prefix: acme.adminKey.slice(0, 10), role: 'admin', userId: acme.adminId }),
+        expect.objectContaining({ prefix: acme.memberKey.slice(0, 10), role: 'member', userId: acme.memberId }),
+      ]),
+    );
+    for (const secret of [acme.adminKey, hashApiKey(acme.adminKey), acme.memberKey, hashApiKey(acme.memberKey)]) {
+      expect(listed.text).not.toContain(secret);
+    }
+  });
+
+  test("never sees another tenant's keys", async () => {
+    const listed = await t.graphql(acme, '{ apiKeys { id prefix } }');
+    const ids = (listed.body.data!.apiKeys as { id: string }[]).map((key) => key.id);
+    expect(ids).not.toContain(await keyIdOf(globex.adminKey));
+    expect(ids).not.toContain(await keyIdOf(globex.memberKey));
+  });
+
+  test('revokes one: refused (401) on its next request', async () => {
+    const key = await issueMemberKey(acme);
+    const revoked = await t.graphql(acme, REVOKE, { id: await keyIdOf(key) });
+    expect(revoked.body.errors).toBeUndefined();
+    expect(revoked.body.data!.revokeApiKey.prefix).toBe(key.slice(0, 10));
+    expect(codeOf(await t.graphql(acme, '{ tenant { slug } }', {}, { apiKey: key }))).toEqual([401, 'UNAUTHENTICATED']);
+  });
+
+  test("another tenant's key id is NOT_FOUND, like a missing one, and that key keeps working", async () => {
+    const foreign = await t.graphql(acme, REVOKE, { id: await keyIdOf(globex.memberKey) });
+    const missing = await t.graphql(acme, REVOKE, { id: '00000000-0000-4000-8000-000000000000' });
+    expect(foreign.body).toEqual(missing.body);
+    expect(foreign.body.errors![0]!.extensions?.code).toBe('NOT_FOUND');
+    expect((await t.graphql(globex, '{ tenant { slug } }', {}, { apiKey: globex.memberKey })).status).toBe(200);
+    const row = await t.database.provisioner.owner
+      .selectFrom('control.api_keys')
+      .select('revoked_at')
+      .where('key_hash', '=', hashApiKey(globex.memberKey))
+      .executeTakeFirstOrThrow();
+    expect(row.revoked_at).toBeNull();
+  });
+
+  test('a member may neither list nor revoke keys (FORBIDDEN), and revokes nothing', async () => {
+    const listed = await t.graphql(acme, '{ apiKeys { id } }', {}, { apiKey: acme.memberKey });
+    expect(listed.body.errors![0]!.extensions?.code).toBe('FORBIDDEN');
+    const revoked = await t.graphql(acme, REVOKE, { id: await keyIdOf(acme.adminKey) }, { apiKey: acme.memberKey });
+    expect(revoked.body.errors![0]!.extensions?.code).toBe('FORBIDDEN');
+    expect((await t.graphql(acme, '{ tenant { slug } }')).status).toBe(200);
+  });
+});
+
 describe('with a tenant cache (TTL > 0)', () => {
+  test("a tenant admin's revocation takes effect at once in the same process", async () => {
+    const api = await createTestApi({}, { database: t.database, tenantCacheTtlMs: 60_000 });
+    try {
+      const key = await issueMemberKey(acme);
+      expect((await api.graphql(acme, '{ tenant { slug } }', {}, { apiKey: key })).status).toBe(200);
+      const revoked = await api.graphql(acme, `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: await keyIdOf(key) });
+      expect(revoked.body.errors).toBeUndefined();
+      expect(codeOf(await api.graphql(acme, '{ tenant { slug } }', {}, { apiKey: key }))).toEqual([401, 'UNAUTHENTICATED']);
+    } finally {
+      await api.close();
+    }
+  });
+
   test('the revoking process drops the key at once; another process serves it until its TTL runs out', async () => {
     const revoking = await createTestApi({}, { database: t.database, tenantCacheTtlMs: 60_000 });
     const other = await createTestApi({}, { database: t.database, tenantCacheTtlMs: 60_000 });

@@ -5,6 +5,7 @@ import './modules/user.ts';
 import './modules/project.ts';
 import './modules/task.ts';
 import './modules/comment.ts';
+import './modules/api-key.ts';
 
 let schema: GraphQLSchema | undefined;
 
