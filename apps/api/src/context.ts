@@ -87,7 +87,7 @@ function tenantApiKeys(tenantId: string, deps: ContextDependencies): TenantApiKe
     return { list: refuse, revoke: refuse };
   }
   return {
-    list: () => provisioner.listApiKeys(tenantId),
+    list: (limit) => provisioner.listApiKeys(tenantId, limit),
     revoke: async (id) => {
       const key = await provisioner.revokeApiKey(id, tenantId);
       // This process refuses the key from its next request on; others within their cache TTL.

@@ -71,6 +71,10 @@ describe('revoking a key through the platform API', () => {
     expect(listed.text).not.toContain(hashApiKey(acme.adminKey));
     const unknown = await t.platform(platformKey, `{ apiKeys(tenant: "nobody") { id } }`);
     expect(unknown.body.errors![0]!.extensions?.code).toBe('NOT_FOUND');
+    const one = await t.platform(platformKey, `{ apiKeys(tenant: "acme", first: 1) { id } }`);
+    expect(one.body.data!.apiKeys).toHaveLength(1);
+    const tooMany = await t.platform(platformKey, `{ apiKeys(tenant: "acme", first: 1001) { id } }`);
+    expect(tooMany.body.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
 
@@ -90,6 +94,11 @@ describe("a tenant admin manages the tenant's own keys", () => {
     for (const secret of [acme.adminKey, hashApiKey(acme.adminKey), acme.memberKey, hashApiKey(acme.memberKey)]) {
       expect(listed.text).not.toContain(secret);
     }
+  });
+
+  test('pages are bounded like every list: `first` up to 100', async () => {
+    expect((await t.graphql(acme, '{ apiKeys(first: 1) { id } }')).body.data!.apiKeys).toHaveLength(1);
+    expect((await t.graphql(acme, '{ apiKeys(first: 101) { id } }')).body.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
   test("never sees another tenant's keys", async () => {

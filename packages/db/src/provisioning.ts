@@ -182,14 +182,15 @@ export class TenantProvisioner {
     return key;
   }
 
-  /** A tenant's API keys, newest first, without their hashes. */
-  async listApiKeys(tenantId: string): Promise<ApiKeySummary[]> {
+  /** A tenant's newest `limit` API keys, without their hashes. */
+  async listApiKeys(tenantId: string, limit: number): Promise<ApiKeySummary[]> {
     return this.owner
       .selectFrom('control.api_keys')
       .select(API_KEY_SUMMARY)
       .where('tenant_id', '=', tenantId)
       .orderBy('created_at', 'desc')
       .orderBy('id')
+      .limit(limit)
       .execute();
   }
 

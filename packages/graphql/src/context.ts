@@ -13,7 +13,8 @@ export interface GraphQLContext {
 
 /** A tenant's API keys, and no other tenant's: another tenant's key id is not found. */
 export interface TenantApiKeys {
-  list(): Promise<ApiKeySummary[]>;
+  /** The newest `limit` keys, revoked ones too. */
+  list(limit: number): Promise<ApiKeySummary[]>;
   /** The key, revoked from the next request on; undefined when this tenant has no such key. */
   revoke(id: string): Promise<ApiKeySummary | undefined>;
 }

@@ -1,8 +1,7 @@
 import type { ApiKeySummary } from '@tenant-app/db';
+import { isUuid, pageSize } from '../arguments.ts';
 import { builder } from '../builder.ts';
 import { errors } from '../errors.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const ApiKeyRef = builder.objectRef<ApiKeySummary>('ApiKey').implement({
   description: 'An API key of this tenant: never the key, which is shown once, nor its hash.',
@@ -26,8 +25,9 @@ builder.queryFields((t) => ({
   apiKeys: t.field({
     type: [ApiKeyRef],
     authScopes: { admin: true },
-    description: "This tenant's API keys, revoked ones too, newest first.",
-    resolve: (_root, _args, ctx) => ctx.apiKeys.list(),
+    description: "This tenant's newest API keys, revoked ones too.",
+    args: { first: t.arg.int({ defaultValue: 50 }) },
+    resolve: (_root, args, ctx) => ctx.apiKeys.list(pageSize('first', args.first, 50, 100)),
   }),
 }));
 
@@ -40,7 +40,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const id = String(args.id);
       // Another tenant's key is not found, exactly like a missing one.
-      const key = UUID.test(id) ? await ctx.apiKeys.revoke(id) : undefined;
+      const key = isUuid(id) ? await ctx.apiKeys.revoke(id) : undefined;
       if (!key) throw errors.notFound('API key');
       return key;
     },

@@ -1,8 +1,7 @@
 import type { ApiKeySummary } from '@tenant-app/db';
+import { isUuid, pageSize } from '../arguments.ts';
 import { errors } from '../errors.ts';
 import { platformBuilder as builder } from './builder.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const PlatformApiKey = builder.objectRef<ApiKeySummary>('PlatformApiKey').implement({
   description: "A tenant's API key: never the key or its hash, which are not kept or not shown.",
@@ -21,12 +20,13 @@ const PlatformApiKey = builder.objectRef<ApiKeySummary>('PlatformApiKey').implem
 builder.queryFields((t) => ({
   apiKeys: t.field({
     type: [PlatformApiKey],
-    description: "A tenant's API keys, revoked ones too, newest first.",
-    args: { tenant: t.arg.string({ required: true, description: 'slug' }) },
+    description: "A tenant's newest API keys, revoked ones too.",
+    args: { tenant: t.arg.string({ required: true, description: 'slug' }), first: t.arg.int({ defaultValue: 100 }) },
     resolve: async (_root, args, ctx) => {
+      const limit = pageSize('first', args.first, 100, 1000);
       const tenant = await ctx.provisioner.findTenant(args.tenant);
       if (!tenant) throw errors.notFound('tenant');
-      return ctx.provisioner.listApiKeys(tenant.id);
+      return ctx.provisioner.listApiKeys(tenant.id, limit);
     },
   }),
 }));
@@ -38,7 +38,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
       const id = String(args.id);
-      const key = UUID.test(id) ? await ctx.provisioner.revokeApiKey(id) : undefined;
+      const key = isUuid(id) ? await ctx.provisioner.revokeApiKey(id) : undefined;
       if (!key) throw errors.notFound('API key');
       ctx.tenantsChanged();
       return key;
