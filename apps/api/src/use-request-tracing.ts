@@ -12,8 +12,9 @@ const headerGetter: TextMapGetter<Headers> = {
  * One trace per HTTP request: a server span (continuing the caller's `traceparent`), with the
  * GraphQL parse, validate and execute phases under it. Everything a request does runs inside its
  * span's context, so the pool's spans, SQL spans and log lines land in the same trace. Yoga's
- * instrumentation hooks wrap each phase, which is what an active context needs; the OpenTelemetry
- * plugins of the Yoga ecosystem bring an SDK of their own (newer than Node 20 allows).
+ * instrumentation hooks wrap each phase, which is what an active context needs. Not a plugin of the
+ * ecosystem: @envelop/opentelemetry 9 depends on the 1.x trace SDK (a second SDK generation beside
+ * ours), and @graphql-hive/plugin-opentelemetry brings the Hive gateway runtime and an SDK of its own.
  */
 export function useRequestTracing(): Plugin<ApiContext> {
   const tracer = trace.getTracer('@tenant-app/api');
