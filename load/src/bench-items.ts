@@ -124,7 +124,7 @@ export async function roundTripItem(cluster: BenchCluster, settings: BenchSettin
       for (let i = 0; i < 2; i += 1) await timedRequest(server.origin, tenant, body);
       proxy.reset();
       for (let i = 0; i < requests; i += 1) await timedRequest(server.origin, tenant, body);
-      const statements = proxy.statements().filter((text) => !text.includes('control.resolve_'));
+      const statements = proxy.statements().filter((text) => !text.includes('control.'));
       perRequest[variant] = {
         roundTrips: round(proxy.turns() / requests, 2),
         statements: round(statements.length / requests, 2),
