@@ -3,20 +3,20 @@ import { sql, type RawBuilder } from 'kysely';
 import type { GraphQLContext } from './context.ts';
 import { isUuid } from './arguments.ts';
 
-type Batch<K, V> = (db: GraphQLContext['db'], keys: readonly K[]) => Promise<V[]>;
+type Batch<K, V, P> = (db: GraphQLContext['db'], keys: readonly K[], parameter: P) => Promise<V[]>;
 
 /**
  * Declares a DataLoader whose instances live and die with one request's context, so batches and
- * caches never cross requests or tenants. `variant` separates loaders of the same batch function
- * with different parameters (a page size, say).
+ * caches never cross requests or tenants. A loader with a parameter (`P`, a page size say) gets
+ * one DataLoader per parameter value, and its batch function is given that value.
  */
-export function defineLoader<K, V>(batch: Batch<K, V>) {
-  const byContext = new WeakMap<GraphQLContext, Map<string, DataLoader<K, V>>>();
-  return (ctx: GraphQLContext, variant = ''): DataLoader<K, V> => {
+export function defineLoader<K, V, P = undefined>(batch: Batch<K, V, P>) {
+  const byContext = new WeakMap<GraphQLContext, Map<P, DataLoader<K, V>>>();
+  return (ctx: GraphQLContext, ...[parameter]: P extends undefined ? [] : [P]): DataLoader<K, V> => {
     let loaders = byContext.get(ctx);
     if (!loaders) byContext.set(ctx, (loaders = new Map()));
-    let loader = loaders.get(variant);
-    if (!loader) loaders.set(variant, (loader = new DataLoader((keys) => batch(ctx.db, keys))));
+    let loader = loaders.get(parameter as P);
+    if (!loader) loaders.set(parameter as P, (loader = new DataLoader((keys) => batch(ctx.db, keys, parameter as P))));
     return loader;
   };
 }

@@ -7,25 +7,23 @@ import { anyId, defineLoader, loadNodes, manyByKey, oneByKey } from '../loaders.
 import { TaskRef, taskById } from './task.ts';
 import { UserRef, userById } from './user.ts';
 
-/** The first N comments of many tasks in one statement; N is the loader's variant, so a task with thousands reads N. */
-const firstCommentsOfTask = (limit: number) =>
-  defineLoader<string, CommentRow[]>(async (db, taskIds) => {
-    const rows = await db
-      .selectFrom((eb) =>
-        eb
-          .selectFrom('comments')
-          .selectAll()
-          .select(sql<number>`row_number() over (partition by task_id order by created_at, id)`.as('position'))
-          .where('task_id', '=', anyId(taskIds))
-          .as('ranked'),
-      )
-      .selectAll()
-      .where('position', '<=', limit)
-      .orderBy('position')
-      .execute();
-    return manyByKey(taskIds, rows, (row) => row.task_id);
-  });
-const commentsOfTaskBySize = new Map<number, ReturnType<typeof firstCommentsOfTask>>();
+/** The first `limit` comments of many tasks in one statement (a task with thousands reads `limit`); one loader per page size. */
+const firstCommentsOfTask = defineLoader<string, CommentRow[], number>(async (db, taskIds, limit) => {
+  const rows = await db
+    .selectFrom((eb) =>
+      eb
+        .selectFrom('comments')
+        .selectAll()
+        .select(sql<number>`row_number() over (partition by task_id order by created_at, id)`.as('position'))
+        .where('task_id', '=', anyId(taskIds))
+        .as('ranked'),
+    )
+    .selectAll()
+    .where('position', '<=', limit)
+    .orderBy('position')
+    .execute();
+  return manyByKey(taskIds, rows, (row) => row.task_id);
+});
 
 const commentById = defineLoader<string, CommentRow | null>(async (db, ids) =>
   oneByKey(ids, await db.selectFrom('comments').selectAll().where('id', '=', anyId(ids)).execute(), (row) => row.id),
@@ -54,10 +52,7 @@ builder.objectFields(TaskRef, (t) => ({
     type: [CommentRef],
     args: { first: t.arg.int({ defaultValue: 50 }) },
     resolve: async (task, args, ctx) => {
-      const size = pageSize('first', args.first, 50, 100);
-      let loader = commentsOfTaskBySize.get(size);
-      if (!loader) commentsOfTaskBySize.set(size, (loader = firstCommentsOfTask(size)));
-      return loader(ctx).load(task.id);
+      return firstCommentsOfTask(ctx, pageSize('first', args.first, 50, 100)).load(task.id);
     },
   }),
 }));

@@ -11,25 +11,23 @@ export const taskById = defineLoader<string, TaskRow | null>(async (db, ids) =>
   oneByKey(ids, await db.selectFrom('tasks').selectAll().where('id', '=', anyId(ids)).execute(), (row) => row.id),
 );
 
-/** The first N tasks of many projects in one statement; N is the loader's variant. */
-const firstTasksOfProject = (limit: number) =>
-  defineLoader<string, TaskRow[]>(async (db, projectIds) => {
-    const rows = await db
-      .selectFrom((eb) =>
-        eb
-          .selectFrom('tasks')
-          .selectAll()
-          .select(sql<number>`row_number() over (partition by project_id order by created_at, id)`.as('position'))
-          .where('project_id', '=', anyId(projectIds))
-          .as('ranked'),
-      )
-      .selectAll()
-      .where('position', '<=', limit)
-      .orderBy('position')
-      .execute();
-    return manyByKey(projectIds, rows, (row) => row.project_id);
-  });
-const tasksOfProjectBySize = new Map<number, ReturnType<typeof firstTasksOfProject>>();
+/** The first `limit` tasks of many projects in one statement; one loader per page size. */
+const firstTasksOfProject = defineLoader<string, TaskRow[], number>(async (db, projectIds, limit) => {
+  const rows = await db
+    .selectFrom((eb) =>
+      eb
+        .selectFrom('tasks')
+        .selectAll()
+        .select(sql<number>`row_number() over (partition by project_id order by created_at, id)`.as('position'))
+        .where('project_id', '=', anyId(projectIds))
+        .as('ranked'),
+    )
+    .selectAll()
+    .where('position', '<=', limit)
+    .orderBy('position')
+    .execute();
+  return manyByKey(projectIds, rows, (row) => row.project_id);
+});
 
 const taskCountOfProject = defineLoader<string, number>(async (db, projectIds) => {
   const rows = await db
@@ -76,10 +74,7 @@ builder.objectFields(ProjectRef, (t) => ({
     type: [TaskRef],
     args: { first: t.arg.int({ defaultValue: 50 }) },
     resolve: (project, args, ctx) => {
-      const size = pageSize('first', args.first, 50, 100);
-      let loader = tasksOfProjectBySize.get(size);
-      if (!loader) tasksOfProjectBySize.set(size, (loader = firstTasksOfProject(size)));
-      return loader(ctx).load(project.id);
+      return firstTasksOfProject(ctx, pageSize('first', args.first, 50, 100)).load(project.id);
     },
   }),
   taskCount: t.int({ resolve: (project, _args, ctx) => taskCountOfProject(ctx).load(project.id) }),
