@@ -1,8 +1,8 @@
-import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { CompiledQuery, Kysely, sql } from 'kysely';
 import type { ControlDatabase, MemberRole, TenantStatus, TenantStrategy } from './control-database.ts';
 import type { TenantDatabase } from './tenant-database.ts';
 import { generateApiKey } from './api-keys.ts';
+import { connect } from './connections.ts';
 import { ProvisioningFailedError, UnknownHostError } from './errors.ts';
 import { migrateTenantTables } from './migrate.ts';
 import { ACCESS_ROLE, RUNTIME_ROLE, SHARED_SCHEMA } from './roles.ts';
@@ -441,14 +441,6 @@ export function hostOwnerUrl(options: ProvisionerOptions, host: string): string 
 /** A connection as the owner role; close it with `destroy()`. */
 export function connectAsOwner(ownerUrl: string, maxConnections = 4): Kysely<OwnerDatabase> {
   return connect<OwnerDatabase>(ownerUrl, maxConnections);
-}
-
-function connect<DB>(url: string, max: number): Kysely<DB> {
-  const pool = new pg.Pool({ connectionString: url, max });
-  // An idle owner connection that dies (Postgres restarted, a database dropped) is simply replaced
-  // on next use; without a listener pg would raise it as an uncaught exception.
-  pool.on('error', () => undefined);
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 
 /** The same server and login as `url`, on another database. */

@@ -1,7 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { type Kysely, sql } from 'kysely';
+import { withConnection } from './connections.ts';
 import { ClockSkewError, MissingBindingKeyError } from './errors.ts';
+import { keySecret } from './key-secret.ts';
 import { BINDING_SCHEMA } from './roles.ts';
 
 /**
@@ -28,12 +29,8 @@ export class TenantBindingKey {
   readonly #secret: Buffer;
 
   constructor(id: number, secret: Uint8Array) {
-    if (!Number.isInteger(id) || id < 1) throw new RangeError(`a binding key id is a positive integer, but got: ${id}`);
-    if (secret.length < 32 || secret.length > 64) {
-      throw new RangeError(`a binding key secret has 32 to 64 bytes, but got: ${secret.length}`);
-    }
+    this.#secret = keySecret('binding', id, secret);
     this.id = id;
-    this.#secret = Buffer.from(secret);
   }
 
   /**
@@ -63,14 +60,8 @@ export class TenantBindingKey {
  * owner (the runtime login cannot read it). Refuses to return one when the database's clock and
  * ours differ so much that tokens would expire early or live long.
  */
-export async function loadTenantBindingKey(ownerUrl: string): Promise<TenantBindingKey> {
-  const pool = new pg.Pool({ connectionString: ownerUrl, max: 1 });
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
-  try {
-    return await readTenantBindingKey(db);
-  } finally {
-    await db.destroy();
-  }
+export function loadTenantBindingKey(ownerUrl: string): Promise<TenantBindingKey> {
+  return withConnection(ownerUrl, readTenantBindingKey);
 }
 
 /** `loadTenantBindingKey` on a connection the caller holds as the owner. */

@@ -1,7 +1,8 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { type Kysely, sql } from 'kysely';
+import { withConnection } from './connections.ts';
 import { MissingLoginKeyError } from './errors.ts';
+import { keySecret } from './key-secret.ts';
 
 /**
  * The secret that every `database` tenant's login password is derived from: the password of
@@ -20,12 +21,8 @@ export class TenantLoginKey {
   readonly #secret: Buffer;
 
   constructor(id: number, secret: Uint8Array) {
-    if (!Number.isInteger(id) || id < 1) throw new RangeError(`a login key id is a positive integer, but got: ${id}`);
-    if (secret.length < 32 || secret.length > 64) {
-      throw new RangeError(`a login key secret has 32 to 64 bytes, but got: ${secret.length}`);
-    }
+    this.#secret = keySecret('login', id, secret);
     this.id = id;
-    this.#secret = Buffer.from(secret);
   }
 
   /** The password of a `database` tenant's own login. */
@@ -42,14 +39,8 @@ export class TenantLoginKey {
 }
 
 /** The key the app derives passwords with: the newest one, read once at start as the owner. */
-export async function loadTenantLoginKey(ownerUrl: string): Promise<TenantLoginKey> {
-  const pool = new pg.Pool({ connectionString: ownerUrl, max: 1 });
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
-  try {
-    return await readTenantLoginKey(db);
-  } finally {
-    await db.destroy();
-  }
+export function loadTenantLoginKey(ownerUrl: string): Promise<TenantLoginKey> {
+  return withConnection(ownerUrl, readTenantLoginKey);
 }
 
 /** `loadTenantLoginKey` on a connection the caller holds as the owner. */
