@@ -40,7 +40,10 @@ export interface TenantRegistryOptions {
   maxEntries?: number;
 }
 
+/** The tenant's record: NULL unless the credential is of that tenant (see 2026-12-01T09-00_credential-gated-lookups). */
 interface TenantColumns {
+  /** The tenant exists, whoever's it is; told only to a live key's holder or an existing user. */
+  tenant_found: boolean;
   tenant_id: string | null;
   tenant_slug: string;
   tenant_name: string;
@@ -52,7 +55,7 @@ interface TenantColumns {
 }
 
 interface ResolveRow extends TenantColumns {
-  key_tenant_id: string | null;
+  key_valid: boolean;
   user_id: string | null;
   role: MemberRole | null;
 }
@@ -137,16 +140,17 @@ export class TenantRegistry {
     );
     const row = rows[0];
     // Unknown keys are refused before the tenant is looked at, so that a caller without a valid
-    // key cannot learn which tenants exist.
-    if (!row?.key_tenant_id || !row.user_id || !row.role) return { outcome: 'unauthenticated' };
-    return tenantOutcome(row, row.key_tenant_id === row.tenant_id ? { userId: row.user_id, role: row.role } : undefined);
+    // key cannot learn which tenants exist; the function tells them nothing either.
+    if (!row?.key_valid) return { outcome: 'unauthenticated' };
+    return tenantOutcome(row, row.user_id && row.role ? { userId: row.user_id, role: row.role } : undefined);
   }
 }
 
 /** The outcome for a known caller: `principal` is undefined when the caller has no place in this tenant. */
 function tenantOutcome(row: TenantColumns, principal: Principal | null | undefined): RequestResolution {
-  if (!row.tenant_id) return { outcome: 'tenant-not-found' };
-  if (!principal) return { outcome: 'forbidden' };
+  if (!row.tenant_found) return { outcome: 'tenant-not-found' };
+  // Another tenant's record is never returned: the caller has no place in it.
+  if (!principal || !row.tenant_id) return { outcome: 'forbidden' };
   const tenant: TenantRecord = {
     id: row.tenant_id,
     slug: row.tenant_slug,

@@ -7,8 +7,10 @@ import * as derivedTenantPasswords from './control/2026-11-30T09-00_derived-tena
 import * as memberResolution from './control/2026-11-30T12-00_member-resolution.ts';
 import * as lookupsUnderTenantRoles from './control/2026-11-30T13-00_lookups-under-tenant-roles.ts';
 import * as apiKeyUse from './control/2026-11-30T14-00_api-key-use.ts';
+import * as credentialGatedLookups from './control/2026-12-01T09-00_credential-gated-lookups.ts';
 import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
 import * as verifiedTenantBinding from './tenant/2026-11-29T09-00_verified-tenant-binding.ts';
+import * as bindingSearchesTempLast from './tenant/2026-12-01T09-00_binding-searches-temp-last.ts';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same from sources,
@@ -27,9 +29,11 @@ export const controlMigrations = staticProvider({
   '2026-11-30T12-00_member-resolution': memberResolution,
   '2026-11-30T13-00_lookups-under-tenant-roles': lookupsUnderTenantRoles,
   '2026-11-30T14-00_api-key-use': apiKeyUse,
+  '2026-12-01T09-00_credential-gated-lookups': credentialGatedLookups,
 });
 
 export const tenantMigrations = staticProvider({
   '2026-11-28T09-00_project-tracker': projectTracker,
   '2026-11-29T09-00_verified-tenant-binding': verifiedTenantBinding,
+  '2026-12-01T09-00_binding-searches-temp-last': bindingSearchesTempLast,
 });

@@ -1,0 +1,137 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '@tenant-app/db/testing';
+import { hashApiKey, sessionPlanFor, type ProvisionedTenant } from './index.ts';
+
+/**
+ * SQL injected into a request runs as the runtime login and may call every control-plane function
+ * the login may call, with whatever arguments it likes. It knows its own tenant's key (and so its
+ * hash) and may know user ids, which are no secret; it must learn no other tenant's record.
+ */
+
+let database: TestDatabase;
+let acme: ProvisionedTenant & { keyHash: string; adminId: string };
+let vault: ProvisionedTenant & { keyHash: string; adminId: string };
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  const make = async (slug: string, strategy: 'shared' | 'database') => {
+    const tenant = await database.provisioner.createTenant({ slug, name: `${slug} inc.`, strategy, tier: 'standard' });
+    const { userId } = await database.provisioner.addMember(tenant, { email: `a@${slug}.test`, name: 'A', role: 'admin' });
+    const key = await database.provisioner.issueApiKey({ tenantId: tenant.id, userId, role: 'admin' });
+    return { ...tenant, keyHash: hashApiKey(key), adminId: userId };
+  };
+  acme = await make('acme', 'shared');
+  vault = await make('vault', 'database');
+});
+afterAll(() => database.close());
+
+async function asRuntime<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: database.runtimeUrl });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Every value of a row that is not NULL or false: what the answer tells its caller. */
+function told(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null && value !== false));
+}
+
+describe('resolve_request', () => {
+  test("with acme's own key, acme's record and the key's user", async () => {
+    const [row] = await asRuntime(async (client) => (await client.query('select * from control.resolve_request($1, $2)', ['acme', acme.keyHash])).rows);
+    expect(told(row)).toEqual({
+      key_valid: true,
+      tenant_found: true,
+      tenant_id: acme.id,
+      tenant_slug: 'acme',
+      tenant_name: 'acme inc.',
+      tenant_status: 'active',
+      tenant_strategy: 'shared',
+      tenant_tier: 'standard',
+      user_id: acme.adminId,
+      role: 'admin',
+    });
+  });
+
+  test("with acme's key, vault only exists (by slug or by id): no name, status, strategy, tier or database", async () => {
+    const rows = await asRuntime(async (client) => [
+      ...(await client.query('select * from control.resolve_request($1, $2)', ['vault', acme.keyHash])).rows,
+      ...(await client.query('select * from control.resolve_request($1, $2)', [vault.id, acme.keyHash])).rows,
+    ]);
+    for (const row of rows) expect(told(row)).toEqual({ key_valid: true, tenant_found: true });
+  });
+
+  test('with no live key, nothing at all: not even whether the tenant exists', async () => {
+    const rows = await asRuntime(async (client) => [
+      ...(await client.query('select * from control.resolve_request($1, $2)', ['vault', 'f'.repeat(64)])).rows,
+      ...(await client.query('select * from control.resolve_request($1, $2)', ['vault', ''])).rows,
+    ]);
+    for (const row of rows) expect(told(row)).toEqual({});
+  });
+});
+
+describe('resolve_member', () => {
+  test("a user id that is no member of vault learns that vault exists, nothing more", async () => {
+    const [row] = await asRuntime(async (client) => (await client.query('select * from control.resolve_member($1, $2)', ['vault', acme.adminId])).rows);
+    expect(told(row)).toEqual({ tenant_found: true, user_id: acme.adminId });
+  });
+
+  test("a member's id gets its tenant's record and role: a user id is no secret, and that is all it opens", async () => {
+    const [row] = await asRuntime(async (client) => (await client.query('select * from control.resolve_member($1, $2)', ['vault', vault.adminId])).rows);
+    expect(row).toMatchObject({ tenant_found: true, tenant_id: vault.id, tenant_strategy: 'database', role: 'admin' });
+    expect(row.tenant_database_url).not.toMatch(/:[^/@]*@/);
+  });
+
+  test('an unknown user learns nothing', async () => {
+    const [row] = await asRuntime(async (client) =>
+      (await client.query('select * from control.resolve_member($1, $2)', ['vault', '00000000-0000-4000-8000-000000000000'])).rows,
+    );
+    expect(told(row)).toEqual({});
+  });
+});
+
+describe('the temporary schema cannot stand in for the owner\'s types', () => {
+  test('every SECURITY DEFINER function the runtime login can reach names pg_temp last in its search_path', async () => {
+    const { rows } = await asRuntime((client) =>
+      client.query<{ fn: string; config: string[] | null }>(
+        `select p.oid::regprocedure::text as fn, p.proconfig as config
+         from pg_proc p
+         where p.prosecdef and p.pronamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)`,
+      ),
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    for (const row of rows) expect({ fn: row.fn, config: row.config }).toEqual({ fn: row.fn, config: ['search_path=pg_catalog, pg_temp'] });
+  });
+
+  test('a pg_temp domain named like a built-in type runs no code of the caller as the owner', async () => {
+    // The domain's CHECK records who runs it. Under `search_path = ''` the functions' `::uuid` and
+    // `text` resolved to these, and the check ran as the owner, who reads every key.
+    const ranAs = await asRuntime(async (client) => {
+      await client.query('create temp table spied (who text, what text)');
+      await client.query(`create function pg_temp.spy(v pg_catalog.text) returns boolean language plpgsql as $$
+                          begin insert into pg_temp.spied values (current_user, v); return true; end $$`);
+      await client.query('grant all on pg_temp.spied to public');
+      for (const type of ['text', 'uuid']) {
+        await client.query(`create domain pg_temp.${type} as pg_catalog.${type} check (pg_temp.spy(value::pg_catalog.text))`);
+      }
+      await client.query('select * from control.resolve_request($1, $2)', [acme.id, acme.keyHash]);
+      await client.query('select * from control.resolve_member($1, $2)', [acme.id, acme.adminId]);
+      await client.query('select * from control.resolve_platform_key($1)', [acme.keyHash]);
+      await client.query('select control.touch_api_key($1)', [acme.keyHash]);
+      // The policies' binding check, under a well-formed token that it has to take apart.
+      const plan = sessionPlanFor({ ...acme, ownRole: false, databaseUrl: null }, database.bindingKey);
+      await client.query('begin');
+      for (const statement of plan.binding) await client.query(statement.text, [...statement.values]);
+      const { rows } = await client.query('select count(*)::int as count from app.projects');
+      await client.query('commit');
+      expect(rows).toEqual([{ count: 0 }]);
+      return (await client.query<{ who: string }>('select distinct who from pg_temp.spied')).rows.map((row) => row.who);
+    });
+    expect(ranAs).not.toContain('tenant_app_owner');
+  });
+});
