@@ -26,9 +26,11 @@ async function roundTripsOf(tenant: TestTenant) {
   expect(response.body.errors).toBeUndefined();
   const proxy = t.proxy!;
   const rounds = new Map<number, string[]>();
+  // The control plane's checkouts send their session reset with the lookup: leave out the whole trip.
+  const controlTurns = new Set(proxy.statements().flatMap((text, index) => (text.includes('control.') ? [proxy.statementTurns()[index]] : [])));
   proxy.statements().forEach((text, index) => {
-    if (text.includes('control.')) return;
     const turn = proxy.statementTurns()[index]!;
+    if (controlTurns.has(turn)) return;
     rounds.set(turn, [...(rounds.get(turn) ?? []), text.replace(/\s+/g, ' ')]);
   });
   const tasks = response.body.data!.projects.edges.flatMap((edge: { node: { tasks: unknown[] } }) => edge.node.tasks);
@@ -40,14 +42,15 @@ test('a nested query costs the same statements and round trips whatever the list
   const b = await roundTripsOf(large);
   expect([a.tasks, b.tasks]).toEqual([4, 96]);
   expect(b.rounds).toEqual(a.rounds);
-  // BEGIN, the binding and the first query share one round trip; then one per level of the tree
+  // BEGIN, the session reset, the binding and the first query share one round trip; then one per level of the tree
   // (the loaders of a level go out pipelined together), and one for COMMIT.
   expect(a.rounds).toEqual([
     [
       'begin',
+      'reset all',
       'select *, to_char(created_at at time zone \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') as "cursor_at" ' +
         'from "app"."projects" order by "created_at", "id" limit $1',
-      'select set_config($1, $2, true), set_config($3, $4, true), set_config($5, $6, true), set_config($7, $8, true)',
+      'select set_config($1, $2, true), set_config($3, $4, true), set_config($5, $6, true), set_config($7, $8, true), set_config($9, $10, true)',
     ],
     [
       'select "project_id", count(*) as "count" from "app"."tasks" where "project_id" = any($1::uuid[]) group by "project_id"',

@@ -75,18 +75,19 @@ test('a nested query is one trace: request, GraphQL execute, pool wait and hold,
 
   const sql = spans.filter((span) => span.instrumentationScope.name === '@opentelemetry/instrumentation-pg');
   const sessionSql = sql.filter((span) => parentOf(span) === idOf(session));
-  // BEGIN, the tenant binding, one batched read per level of the query (however many rows), COMMIT.
+  // BEGIN, the session reset, the tenant binding, one batched read per level of the query (however
+  // many rows), COMMIT.
   const statements = sessionSql.map((span) => span.name.split(' ')[0]);
-  expect(statements[0]).toBe('pg.query:BEGIN');
+  expect(statements.slice(0, 2)).toEqual(['pg.query:BEGIN', 'pg.query:RESET']);
   expect(statements.at(-1)).toBe('pg.query:COMMIT');
-  expect(statements.slice(1, -1)).toEqual(Array(statements.length - 2).fill('pg.query:SELECT'));
+  expect(statements.slice(2, -1)).toEqual(Array(statements.length - 3).fill('pg.query:SELECT'));
   expect(statements.length).toBeGreaterThanOrEqual(6);
   // Connecting happens inside the wait; the only other SQL is the control plane's (the key lookup),
   // on checkouts of its own.
   const acquires = new Set(spans.filter((span) => span.name === 'pool.acquire').map(idOf));
   for (const span of sql.filter((span) => parentOf(span) !== idOf(session))) {
     if (span.name === 'pg.connect') expect(acquires).toContain(parentOf(span));
-    else expect(span.attributes['db.query.text']).toMatch(/\bcontrol\.\w+\(/);
+    else expect(span.attributes['db.query.text']).toMatch(/\bcontrol\.\w+\(|^reset all$/);
   }
 });
 

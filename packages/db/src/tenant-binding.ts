@@ -56,13 +56,18 @@ export function sessionPlanFor(tenant: BindableTenant, key: TenantBindingKey, pa
   const signer = tenant.strategy === 'database' ? key.forTenantDatabase(tenant.id) : key;
   settings.push([TENANT_TOKEN_SETTING, signer.token(tenant.id, role)]);
   // Kysely qualifies every table with the tenant's schema; the search path does the same for any
-  // hand-written SQL, so an unqualified name never lands in the shared tables by mistake.
-  if (tenant.strategy === 'schema') settings.push(['search_path', tenantSchemaName(tenant.slug)]);
+  // hand-written SQL, so an unqualified name never lands in the shared tables by mistake. It names
+  // `pg_temp` last: otherwise Postgres searches the session's temporary schema first for tables
+  // and types, and a `pg_temp.uuid` domain that SQL injected into an earlier request left on this
+  // pooled connection would run its CHECK, code of that request's choosing, on this tenant's
+  // `$1::uuid[]`, inside this tenant's binding.
+  const schema = tenant.strategy === 'schema' ? tenantSchemaName(tenant.slug) : SHARED_SCHEMA;
+  settings.push(['search_path', `${schema}, pg_temp`]);
   settings.push(['statement_timeout', String(limits.statementTimeoutMs)]);
   const plan: TenantSessionPlan = {
     tenantId: tenant.id,
     binding: [setConfigStatement(settings)],
-    schema: tenant.strategy === 'schema' ? tenantSchemaName(tenant.slug) : SHARED_SCHEMA,
+    schema,
     limits: { maxConnections: limits.maxConnections, maxQueue: limits.maxQueue },
     labels: { strategy: tenant.strategy, tier: tenant.tier },
   };

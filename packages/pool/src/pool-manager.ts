@@ -6,7 +6,7 @@ import { hostOf, ManagedPool, type ConnectionSettings, type PoolTarget } from '.
 import type { HostStats, PoolStats, TenantPoolStats } from './pool-stats.ts';
 import { PoolTelemetry, type ObservedPool, type SessionLabels, type TracedCheckout } from './pool-telemetry.ts';
 import { SessionDriver } from './session-driver.ts';
-import { TenantSession, type BindingStatement } from './tenant-session.ts';
+import { RESET_SESSION, TenantSession, type BindingStatement } from './tenant-session.ts';
 
 export interface PoolManagerOptions {
   /** Connection string of the runtime login (never the owner) for the shared pool. */
@@ -279,6 +279,10 @@ export class PoolManager {
         const scheduler = this.#schedulerFor(pool.host);
         const traced = this.#telemetry.checkout(CONTROL_PLANE, pool.name, pool.metricName, CONTROL_PLANE_LABELS);
         const client = await scheduler.acquire(CONTROL_PLANE, pool, limits, traced);
+        // The same reset as a tenant session's, pipelined with the statement that follows: a
+        // request's injected SQL may have left a session setting (a statement timeout of 1 ms) that
+        // would fail the key lookups on this connection. Its failure shows in that statement.
+        traced.within(() => client.query(RESET_SESSION)).catch(() => undefined);
         const release = client.release;
         let released = false;
         client.release = (destroy?: Error | boolean) => {

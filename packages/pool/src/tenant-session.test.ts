@@ -55,8 +55,8 @@ describe('a tenant session', () => {
     }
   });
 
-  test('sends BEGIN, the binding and the first query in one round trip', async () => {
-    for (const [pipeline, expected] of [[true, 2], [false, 4]] as const) {
+  test('sends BEGIN, the session reset, the binding and the first query in one round trip', async () => {
+    for (const [pipeline, expected] of [[true, 2], [false, 5]] as const) {
       const proxy = await startRoundTripProxy(database.runtimeUrl, { latencyMs: 10 });
       const pools = manager({ connectionString: proxy.url, pipeline });
       await pools.unbound().selectNoFrom(sql<number>`1`.as('warm')).execute();
@@ -65,7 +65,7 @@ describe('a tenant session', () => {
       expect(proxy.turns()).toBe(0);
       await db.selectFrom('projects').selectAll().execute();
       await session.commit();
-      // pipelined: [BEGIN + binding + query] and [COMMIT]; otherwise each waits for the one before.
+      // pipelined: [BEGIN + RESET ALL + binding + query] and [COMMIT]; otherwise each waits for the one before.
       expect(proxy.turns()).toBe(expected);
       await proxy.close();
     }

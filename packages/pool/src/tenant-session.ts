@@ -25,11 +25,24 @@ export interface QueryOutcome {
 }
 
 /**
+ * Puts every setting of the connection's session back to the login's defaults (those of the
+ * connection's startup, of ALTER ROLE/DATABASE and of the server): SQL injected into an earlier
+ * transaction on this connection may have left `SET statement_timeout = 1`, `search_path`,
+ * `default_transaction_read_only` or a `set_config(..., false)` behind, which outlive COMMIT on a
+ * pooled connection and behind PgBouncer. Sent inside the transaction, so PgBouncer's transaction
+ * mode runs it on the server connection the transaction uses. RESET ALL leaves `role` and
+ * `session_authorization` alone: the binding sets the role of every transaction, and the login
+ * cannot change its session authorization. See README, Security.
+ */
+export const RESET_SESSION = 'reset all';
+
+/**
  * One request's transaction on one connection, opened lazily by its first query and ended once.
  *
- * The first query does not wait for BEGIN and the binding: with pg's pipeline mode the three go out
- * back to back and are answered in one round trip. Postgres runs them in order, so the query sees
- * the binding, and if the binding fails the query fails with it (fail closed).
+ * The first query does not wait for BEGIN, the session reset and the binding: with pg's pipeline
+ * mode the four go out back to back and are answered in one round trip. Postgres runs them in
+ * order, so the query sees a clean session and the binding, and if either fails the query fails
+ * with it (fail closed).
  */
 export class TenantSession {
   #state: SessionState = 'idle';
@@ -127,12 +140,13 @@ export class TenantSession {
         throw new SessionClosedError(this.#state);
       }
       this.#state = 'open';
-      this.statements += 1 + this.#binding.length;
+      this.statements += 2 + this.#binding.length;
       const begin = this.#connections.send(() => client.query('begin'));
+      const reset = this.#connections.send(() => client.query(RESET_SESSION));
       const bindings = this.#binding.map((statement) =>
         this.#connections.send(() => client.query({ text: statement.text, values: statement.values as unknown[] })),
       );
-      this.#bound = Promise.all([begin, ...bindings]);
+      this.#bound = Promise.all([begin, reset, ...bindings]);
       // Errors surface through the first query; this keeps them from being reported as unhandled.
       this.#bound.catch(() => undefined);
       return client;
