@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { DatabaseUnavailableError, PoolTimeoutError } from '@tenant-app/pool';
+import { DatabaseUnavailableError, isConnectionLost, PoolTimeoutError } from '@tenant-app/pool';
 import { errors } from '@tenant-app/graphql';
 
 /**
@@ -9,7 +9,11 @@ import { errors } from '@tenant-app/graphql';
 export function toClientError(error: unknown): GraphQLError | undefined {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (original instanceof PoolTimeoutError) return errors.poolTimeout(original.retryAfterSeconds);
-  if (original instanceof DatabaseUnavailableError) return errors.unavailable();
+  // A connection that could not be opened, and one that Postgres ended under a statement
+  // (pg_terminate_backend, a restart, a failover): the same transient fault to the client, which
+  // should retry — never a 500. A COMMIT cut off this way may or may not have been applied, as
+  // with any lost answer; the transaction never commits half of a request.
+  if (original instanceof DatabaseUnavailableError || isConnectionLost(original)) return errors.unavailable();
   if (original instanceof Error && original.name === 'PothosValidationError') return errors.badInput(original.message);
   if (original instanceof GraphQLError) return original;
   if (error instanceof GraphQLError && !error.originalError) return error;

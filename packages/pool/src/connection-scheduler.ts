@@ -88,6 +88,7 @@ export class ConnectionScheduler {
 
   /** Gives a connection back; `destroy` closes it instead of keeping it idle. */
   release(tenantId: string, pool: ManagedPool, client: pg.PoolClient, destroy: Error | undefined): void {
+    if (!destroy && pool.isLost(client)) destroy = new Error('its session was ended by Postgres');
     pool.active -= 1;
     pool.stats.released += 1;
     if (destroy) pool.stats.discarded += 1;

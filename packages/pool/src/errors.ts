@@ -55,3 +55,26 @@ export class TransactionRolledBackError extends Error {
     super('the transaction was rolled back because one of its statements failed');
   }
 }
+
+/**
+ * SQLSTATEs of a session that Postgres ended: admin_shutdown (pg_terminate_backend, a fast or smart
+ * shutdown), crash_shutdown (another backend crashed), cannot_connect_now (starting or shutting
+ * down). Class 08 holds the connection exceptions.
+ */
+const SESSION_ENDED = new Set(['57P01', '57P02', '57P03']);
+/** What pg and Node report when the socket went away under a query, or a query is sent on a broken connection. */
+const SOCKET_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
+const CONNECTION_GONE = /^(Connection terminated|Client has encountered a connection error and is not queryable)/;
+
+/**
+ * True when `error` says that the connection a statement ran on is gone — Postgres ended the
+ * session, or the socket closed — rather than that the statement failed: a fault of the
+ * infrastructure, transient like a refused connection (DatabaseUnavailableError), which a client
+ * should retry. The pool discards such a connection; the caller may map the error to "unavailable".
+ */
+export function isConnectionLost(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (SESSION_ENDED.has(code) || /^08[0-9A-Z]{3}$/.test(code) || SOCKET_GONE.has(code))) return true;
+  return CONNECTION_GONE.test(error.message);
+}

@@ -8,4 +8,5 @@ export {
   DatabaseUnavailableError,
   SessionClosedError,
   TransactionRolledBackError,
+  isConnectionLost,
 } from './errors.ts';

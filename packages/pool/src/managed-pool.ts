@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { isConnectionLost } from './errors.ts';
 import type { PoolStats } from './pool-stats.ts';
 
 /** Where a pool's connections go, and how many it may hold. */
@@ -61,6 +62,8 @@ export class ManagedPool {
   /** Idle connections being closed to make room under the budget, until their sockets end. */
   retiring = 0;
   readonly #retiringClients = new WeakSet<pg.Client>();
+  /** Connections that answered a statement with "your session is gone" (see `isLost`). */
+  readonly #lostClients = new WeakSet<pg.Client>();
   lastUsed = 0;
   readonly stats = {
     acquired: 0,
@@ -80,6 +83,19 @@ export class ManagedPool {
     this.max = target.maxConnections;
     const pool = this;
     class CountedClient extends pg.Client {
+      // Postgres ends a session (pg_terminate_backend, shutdown) with an error for the statement
+      // running, and only then closes the socket: in between, pg still calls the connection
+      // queryable, and pg-pool would keep it as idle and hand it to the next checkout.
+      override query(...args: unknown[]): any {
+        const result: unknown = (super.query as (...queryArgs: unknown[]) => unknown)(...args);
+        if (result instanceof Promise) {
+          result.catch((error: unknown) => {
+            if (isConnectionLost(error)) pool.#lostClients.add(this);
+          });
+        }
+        return result;
+      }
+
       constructor(config?: string | pg.ClientConfig) {
         super(config);
         const createdAt = performance.now();
@@ -115,6 +131,15 @@ export class ManagedPool {
       this.stats.idleErrors += 1;
       settings.onIdleError?.(error, this.name);
     });
+  }
+
+  /**
+   * True once a statement on `client` failed because its session or socket is gone: such a
+   * connection is destroyed on release, never kept idle, whoever held it (a tenant session or
+   * a control-plane lookup through Kysely, which releases without telling why).
+   */
+  isLost(client: pg.Client): boolean {
+    return this.#lostClients.has(client);
   }
 
   /** Idle connections not yet promised to a checkout. */
