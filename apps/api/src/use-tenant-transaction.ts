@@ -1,16 +1,39 @@
-import { GraphQLError, getOperationAST, type ExecutionResult } from 'graphql';
+import { GraphQLError, getOperationAST, type ExecutionResult, type GraphQLErrorExtensions, type Source } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { SessionClosedError } from '@tenant-app/pool';
 import type { ApiContext } from './context.ts';
 import { toClientError } from './errors.ts';
 
-function maskUnexpected(result: ExecutionResult, context: ApiContext): ExecutionResult {
+/**
+ * A new error in `error`'s place: its path and its locations. graphql-jit's errors hold locations
+ * without the AST nodes they come from, and Yoga rebuilds every error from its nodes, or from its
+ * source and positions, when it writes the response; so the locations become positions in the
+ * document's source, or they would be lost.
+ */
+function inPlaceOf(error: GraphQLError, message: string, extensions: GraphQLErrorExtensions | undefined, source: Source | undefined): GraphQLError {
+  const place =
+    error.nodes || !error.locations || !source
+      ? { nodes: error.nodes }
+      : { source, positions: error.locations.map((location) => positionIn(source.body, location)) };
+  return new GraphQLError(message, { ...place, path: error.path, ...(extensions ? { extensions } : {}) });
+}
+
+/** The offset of a 1-based line and column, counting line breaks as graphql-js does. */
+function positionIn(body: string, location: { line: number; column: number }): number {
+  let lineStart = 0;
+  const lineBreak = /\r\n|[\n\r]/g;
+  for (let line = 1; line < location.line; line += 1) {
+    if (!lineBreak.exec(body)) break;
+    lineStart = lineBreak.lastIndex;
+  }
+  return lineStart + location.column - 1;
+}
+
+function maskUnexpected(result: ExecutionResult, context: ApiContext, source: Source | undefined): ExecutionResult {
   if (!result.errors?.length) return result;
   const errors = result.errors.map((error) => {
     const clientError = toClientError(error);
-    if (clientError) {
-      return clientError === error ? error : new GraphQLError(clientError.message, { ...clientError, path: error.path, nodes: error.nodes });
-    }
+    if (clientError) return inPlaceOf(error, clientError.message, clientError.extensions, source);
     const cause = error.originalError ?? error;
     // A client that goes away stops every resolver still running: expected, so not logged as an error.
     if (cause instanceof SessionClosedError && context.bound.session.state === 'aborted') {
@@ -18,11 +41,7 @@ function maskUnexpected(result: ExecutionResult, context: ApiContext): Execution
     } else {
       context.log.error({ err: cause, path: error.path?.join('.') }, 'resolver failed');
     }
-    return new GraphQLError('Unexpected error.', {
-      path: error.path,
-      nodes: error.nodes,
-      extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: context.requestId },
-    });
+    return inPlaceOf(error, 'Unexpected error.', { code: 'INTERNAL_SERVER_ERROR', requestId: context.requestId }, source);
   });
   return { ...result, errors };
 }
@@ -53,12 +72,12 @@ export function useTenantTransaction(): Plugin<ApiContext> {
         if (result.errors?.length) {
           await session.rollback();
           const isMutation = getOperationAST(args.document, args.operationName)?.operation === 'mutation';
-          return maskUnexpected(isMutation ? { ...result, data: null } : result, context);
+          return maskUnexpected(isMutation ? { ...result, data: null } : result, context, args.document.loc?.source);
         }
         try {
           await session.commit();
         } catch (error) {
-          return maskUnexpected({ data: null, errors: [new GraphQLError('the transaction failed', { originalError: error as Error })] }, context);
+          return maskUnexpected({ data: null, errors: [new GraphQLError('the transaction failed', { originalError: error as Error })] }, context, undefined);
         }
         context.log.debug({ statements: session.statements }, 'transaction committed');
         return result;

@@ -1,3 +1,4 @@
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
@@ -96,6 +97,10 @@ export function createApi(options: ApiOptions): Api {
       useRequestTracing(),
       useAbuseLimits(limits),
       useRequestErrorStatus(),
+      // Each operation is compiled to a function once (cached per parsed document, which Yoga's
+      // parser cache bounds) instead of being interpreted on every request: the executor was the
+      // largest share of server CPU per nested read. Before the transaction plugin, which wraps it.
+      useGraphQlJit(),
       useTenantTransaction(),
       {
         async onRequest({ request, url, endResponse, fetchAPI }) {
