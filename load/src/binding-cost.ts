@@ -87,7 +87,7 @@ async function main(): Promise<void> {
       await seedTenantData(provisioner, tenant, [userId], { projects: 100, tasksPerProject: 10, commentsPerTask: 2 });
       tenants.push(tenant);
     }
-    await copyIntoPlainSchema(postgres.ownerUrl, tenants, key);
+    await copyIntoPlainSchema(postgres.ownerUrl, postgres.superuserUrl);
     const tenant = { ...tenants[0]!, databaseUrl: null };
     const projectIds = await tenantProjectIds(postgres.superuserUrl, tenant.id);
 
@@ -142,26 +142,21 @@ async function main(): Promise<void> {
 }
 
 /** Copies every tenant's rows into a schema with the old, plain-setting policies. */
-async function copyIntoPlainSchema(ownerUrl: string, tenants: readonly ProvisionedTenant[], key: Awaited<ReturnType<typeof loadTenantBindingKey>>) {
+async function copyIntoPlainSchema(ownerUrl: string, superuserUrl: string): Promise<void> {
   const all = await tenantMigrations.getMigrations();
   const projectTracker = Object.keys(all).sort()[0]!;
   await migrateTenantTables(ownerUrl, PLAIN_SCHEMA, ACCESS_ROLE, { getMigrations: async () => ({ [projectTracker]: all[projectTracker]! }) });
-  const owner = new pg.Client({ connectionString: ownerUrl });
-  await owner.connect();
+  // As the superuser, whom row-level security does not apply to: the owner's policies are forced,
+  // and the owner may not take the tenant role a verified binding sets.
+  const superuser = new pg.Client({ connectionString: superuserUrl });
+  await superuser.connect();
   try {
-    for (const tenant of tenants) {
-      // A verified binding sets `app.tenant_id` too, so both schemas' policies admit the tenant.
-      const binding = sessionPlanFor({ ...tenant, databaseUrl: null }, key).binding[0]!;
-      await owner.query('begin');
-      await owner.query(binding.text, [...binding.values]);
-      for (const table of ['users', 'projects', 'tasks', 'comments']) {
-        await owner.query(`insert into ${PLAIN_SCHEMA}.${table} select * from app.${table}`);
-      }
-      await owner.query('commit');
+    for (const table of ['users', 'projects', 'tasks', 'comments']) {
+      await superuser.query(`insert into ${PLAIN_SCHEMA}.${table} select * from app.${table}`);
     }
-    await owner.query(`analyze ${PLAIN_SCHEMA}.projects, ${PLAIN_SCHEMA}.tasks, ${PLAIN_SCHEMA}.comments, app.projects, app.tasks, app.comments`);
+    await superuser.query(`analyze ${PLAIN_SCHEMA}.projects, ${PLAIN_SCHEMA}.tasks, ${PLAIN_SCHEMA}.comments, app.projects, app.tasks, app.comments`);
   } finally {
-    await owner.end();
+    await superuser.end();
   }
 }
 
