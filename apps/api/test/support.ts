@@ -1,17 +1,20 @@
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import {
+  loadTenantBindingKey,
+  loadTenantLoginKey,
   seedTenantData,
+  TenantProvisioner,
   TenantRegistry,
   type NewTenant,
   type TenantFixtureShape,
-  type TenantProvisioner,
   type TenantStrategy,
 } from '@tenant-app/db';
 import {
   createTestDatabase,
   startPgBouncer,
   startRoundTripProxy,
+  type ExtraCluster,
   type PgBouncer,
   type RoundTripProxy,
   type TestDatabase,
@@ -165,4 +168,24 @@ export async function provisionTenant(
 /** Relay global id of a row, as the API encodes it. */
 export function globalId(type: string, id: string): string {
   return Buffer.from(`${type}:${id}`).toString('base64');
+}
+
+/**
+ * The `tenant_app` database of a cluster of the test file's own (`startExtraCluster`), in the shape
+ * `createTestApi({}, { database })` serves: for tests that restart Postgres or end the runtime
+ * login's backends, which must not touch the cluster the other test files share.
+ */
+export async function clusterTestDatabase(cluster: ExtraCluster): Promise<TestDatabase> {
+  const provisioner = new TenantProvisioner({ ownerUrl: cluster.ownerUrl });
+  return {
+    name: 'tenant_app',
+    superuserUrl: cluster.superuserUrl('tenant_app'),
+    ownerUrl: cluster.ownerUrl,
+    runtimeUrl: cluster.runtimeUrl,
+    provisioner,
+    owner: provisioner.owner,
+    bindingKey: await loadTenantBindingKey(cluster.ownerUrl),
+    loginKey: await loadTenantLoginKey(cluster.ownerUrl),
+    close: () => provisioner.close(),
+  };
 }

@@ -48,3 +48,4 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export { startRoundTripProxy, type RoundTripProxy } from './round-trip-proxy.ts';
 export { freePort } from '../free-port.ts';
 export { findPgBouncer, startPgBouncer, type PgBouncer, type PgBouncerOptions } from './pgbouncer.ts';
+export { startExtraCluster, superuserQuery, type ExtraCluster } from './extra-cluster.ts';
