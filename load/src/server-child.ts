@@ -36,6 +36,8 @@ export async function startServerChild(
   try {
     child = fork(ENTRY, [JSON.stringify(config)], {
       execArgv: ['--import', 'tsx', ...(options.exposeGc ? ['--expose-gc'] : [])],
+      // As the Dockerfile runs it: graphql-js, for one, checks more on every call in development.
+      env: { ...process.env, NODE_ENV: 'production' },
       stdio: ['ignore', log, log, 'ipc'],
     });
   } finally {
