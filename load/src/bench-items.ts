@@ -52,7 +52,7 @@ export interface ThroughputResult {
   runs: Record<Variant, Omit<MeasuredRun, 'load'>[]>;
   /** Median over rounds of the per-round ratio, and every round's ratio. */
   ratios: Record<'sharedVsOff' | 'schemaVsShared' | 'databaseVsShared', { median: number; rounds: number[] }>;
-  medians: Record<Variant, { throughput: number; p99: number; cpuMsPerRequest: number }>;
+  medians: Record<Variant, { throughput: number; p99: number; cpuMsPerRequest: number; postgresCpuMsPerRequest: number }>;
 }
 
 /**
@@ -70,9 +70,16 @@ export async function throughputItems(server: ServerChild, cluster: BenchCluster
   for (let pass = 0; pass < settings.rounds; pass += 1) {
     const order = VARIANTS.map((_, i) => VARIANTS[(i + pass) % VARIANTS.length]!);
     for (const variant of order) {
-      const { load: _load, ...run } = await measuredRun(server, { tenants: variantTenants(cluster, variant), lanes: steadyLanes(settings.seconds, settings.connections) });
+      const { load: _load, ...run } = await measuredRun(server, {
+        tenants: variantTenants(cluster, variant),
+        lanes: steadyLanes(settings.seconds, settings.connections),
+        postgresDataDir: cluster.postgres.dataDir,
+      });
       runs[variant].push(run);
-      settings.log(`round ${pass + 1}/${settings.rounds} ${variant}: ${run.throughput} req/s, p99 ${run.latencyMs.p99} ms, ${run.cpuMsPerRequest} ms CPU/request, ${run.errors} errors`);
+      settings.log(
+        `round ${pass + 1}/${settings.rounds} ${variant}: ${run.throughput} req/s, p99 ${run.latencyMs.p99} ms, ` +
+          `CPU ms/request ${run.cpuMsPerRequest} server, ${run.postgresCpuMsPerRequest} Postgres, ${run.errors} errors`,
+      );
     }
   }
   const ratio = (a: Variant, b: Variant) => {
@@ -86,6 +93,7 @@ export async function throughputItems(server: ServerChild, cluster: BenchCluster
         throughput: median(runs[variant].map((run) => run.throughput)),
         p99: median(runs[variant].map((run) => run.latencyMs.p99)),
         cpuMsPerRequest: median(runs[variant].map((run) => run.cpuMsPerRequest)),
+        postgresCpuMsPerRequest: median(runs[variant].map((run) => run.postgresCpuMsPerRequest ?? 0)),
       },
     ]),
   ) as ThroughputResult['medians'];

@@ -1,6 +1,7 @@
 import { generateLoad, type GeneratedLoad } from './load-generator.ts';
 import type { Lane } from './load-plan.ts';
 import type { LoadTenant } from './operations.ts';
+import { postgresCpuMs } from './postgres-cpu.ts';
 import type { OperationName } from './profile.ts';
 import type { ServerChild } from './server-child.ts';
 import { round, summarize, type LatencySummary } from './stats.ts';
@@ -16,14 +17,17 @@ export interface MeasuredRun {
   latencyMs: LatencySummary;
   /** Server process CPU time over the run / requests answered. */
   cpuMsPerRequest: number;
+  /** The Postgres cluster's CPU time over the run / requests answered, when its data directory was given. */
+  postgresCpuMsPerRequest?: number;
   load: GeneratedLoad;
 }
 
 /** One load run against a server child, with the server's CPU time over exactly that run. */
 export async function measuredRun(
   server: ServerChild,
-  options: { tenants: readonly LoadTenant[]; lanes: Lane[]; operations?: Record<OperationName, number> },
+  options: { tenants: readonly LoadTenant[]; lanes: Lane[]; operations?: Record<OperationName, number>; postgresDataDir?: string },
 ): Promise<MeasuredRun> {
+  const postgresBefore = options.postgresDataDir === undefined ? undefined : postgresCpuMs(options.postgresDataDir);
   const before = await server.usage();
   const load = await generateLoad({
     origin: server.origin,
@@ -32,6 +36,7 @@ export async function measuredRun(
     lanes: options.lanes,
   });
   const after = await server.usage();
+  const postgresAfter = options.postgresDataDir === undefined ? undefined : postgresCpuMs(options.postgresDataDir);
   const { samples } = load;
   const latencies: number[] = [];
   const errorsByCode: Record<string, number> = {};
@@ -51,6 +56,9 @@ export async function measuredRun(
     throughput: round((samples.size - errors) / load.seconds, 1),
     latencyMs: summarize(latencies),
     cpuMsPerRequest: samples.size > 0 ? round((after.cpuMs - before.cpuMs) / samples.size, 3) : 0,
+    ...(postgresBefore !== undefined && postgresAfter !== undefined && samples.size > 0
+      ? { postgresCpuMsPerRequest: round((postgresAfter - postgresBefore) / samples.size, 3) }
+      : {}),
     load,
   };
 }

@@ -128,6 +128,12 @@ async function main(): Promise<void> {
       ['3', 'round trips per nested read: off / shared / schema / database', `${rt.off.roundTrips} / ${rt.shared.roundTrips} / ${rt.schema.roundTrips} / ${rt.database.roundTrips}`, ''],
       ['3', 'SQL statements per nested read (binding included)', `${rt.off.statements} / ${rt.shared.statements} / ${rt.schema.statements} / ${rt.database.statements}`, ''],
       ['3', 'server CPU ms per request: off / shared / schema / database', `${m.off.cpuMsPerRequest} / ${m.shared.cpuMsPerRequest} / ${m.schema.cpuMsPerRequest} / ${m.database.cpuMsPerRequest}`, ''],
+      [
+        '3',
+        'Postgres CPU ms per request (all its processes): off / shared / schema / database',
+        `${m.off.postgresCpuMsPerRequest} / ${m.shared.postgresCpuMsPerRequest} / ${m.schema.postgresCpuMsPerRequest} / ${m.database.postgresCpuMsPerRequest}`,
+        '',
+      ],
       ['4', `noisy neighbour: quiet p99 with / without (9 x ${noisy.quietRatePerTenant} req/s; + 1 x ${noisy.noisyRate} req/s in alternate ${noisy.windowSeconds} s windows = ${noisy.offeredShareOfCapacity} of capacity)`, `${noisy.ratio} (pairs ${range(noisy.pairRatios)}); ${noisy.quietP99With} vs ${noisy.quietP99Without} ms; noisy tenant p99 ${noisy.noisy.p99} ms over ${noisy.noisy.requests} answers, ${noisy.noisy.errors} errors${formatCodes(noisy.noisy.errorsByCode)}`, '<= 1.5'],
       ['5', `${many.tenants} tenants (${many.schemaTenants} schema, ${many.databaseTenants} database), budget ${many.budget}`, `${many.throughput} req/s, p99 ${many.latencyMs.p99} ms, ${many.errors} errors${formatCodes(many.errorsByCode)}, ${many.evictions} evictions`, ''],
       ['5', 'connections: Postgres saw (max) / pool manager counted (max)', `${many.postgresConnectionsMax ?? 'n/a'} / ${many.poolOpenMax}`, `<= ${many.budget}`],

@@ -11,6 +11,8 @@ export interface LocalPostgres {
   description: string;
   /** The folder that holds the cluster (and is deleted with a temporary one): room for the seed file. */
   folder: string;
+  /** The cluster's data directory, where `postmaster.pid` is. */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startLocalPostgres(options: { dataDir?: string; port?: num
       superuserUrl: server.url(DATABASE),
       ...urls,
       folder,
+      dataDir: server.dataDir,
       description: `embedded Postgres on port ${server.port}, data in ${server.dataDir}${temporary ? ' (temporary)' : ''}`,
       stop: async () => {
         await server.stop();
