@@ -12,7 +12,8 @@ import {
   type ProvisionedTenant,
 } from './index.ts';
 
-const UNIQUE_NAMES = '2026-12-01T09-00_unique-project-names';
+// Dated far ahead, so that it comes after every real migration, whenever those are written.
+const UNIQUE_NAMES = '2099-01-01T00-00_unique-project-names';
 
 /** The built-in tenant migrations plus one that fails on a tenant with two projects of one name. */
 const withUniqueProjectNames: MigrationProvider = {
@@ -91,7 +92,7 @@ test("one tenant's failing migration is reported and recorded, and leaves the ot
   expect(report.migrated.find((tenant) => tenant.slug === 'blue')?.applied).toEqual([`t_blue: ${UNIQUE_NAMES}`]);
   expect(report.upToDate).toBe(0);
   expect(report.failed).toEqual([
-    { slug: 'green', strategy: 'schema', error: expect.stringMatching(/migration 2026-12-01T09-00_unique-project-names of t_green failed: could not create unique index/) },
+    { slug: 'green', strategy: 'schema', error: expect.stringMatching(/migration 2099-01-01T00-00_unique-project-names of t_green failed: could not create unique index/) },
   ]);
   // What the CLI turns into exit status 1: some tenant failed although every other one is done.
   expect(report.failed.length).toBeGreaterThan(0);

@@ -11,6 +11,7 @@ import * as credentialGatedLookups from './control/2026-12-01T09-00_credential-g
 import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
 import * as verifiedTenantBinding from './tenant/2026-11-29T09-00_verified-tenant-binding.ts';
 import * as bindingSearchesTempLast from './tenant/2026-12-01T09-00_binding-searches-temp-last.ts';
+import * as bindingCheckInPlpgsql from './tenant/2026-12-01T10-00_binding-check-in-plpgsql.ts';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same from sources,
@@ -36,4 +37,5 @@ export const tenantMigrations = staticProvider({
   '2026-11-28T09-00_project-tracker': projectTracker,
   '2026-11-29T09-00_verified-tenant-binding': verifiedTenantBinding,
   '2026-12-01T09-00_binding-searches-temp-last': bindingSearchesTempLast,
+  '2026-12-01T10-00_binding-check-in-plpgsql': bindingCheckInPlpgsql,
 });
