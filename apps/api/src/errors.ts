@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { DatabaseUnavailableError, isConnectionLost, PoolTimeoutError } from '@tenant-app/pool';
+import { DatabaseUnavailableError, isConnectionLost, isStatementCancelled, PoolTimeoutError } from '@tenant-app/pool';
 import { errors } from '@tenant-app/graphql';
 
 /**
@@ -14,6 +14,7 @@ export function toClientError(error: unknown): GraphQLError | undefined {
   // should retry — never a 500. A COMMIT cut off this way may or may not have been applied, as
   // with any lost answer; the transaction never commits half of a request.
   if (original instanceof DatabaseUnavailableError || isConnectionLost(original)) return errors.unavailable();
+  if (isStatementCancelled(original)) return errors.statementTimeout();
   if (original instanceof Error && original.name === 'PothosValidationError') return errors.badInput(original.message);
   if (original instanceof GraphQLError) return original;
   if (error instanceof GraphQLError && !error.originalError) return error;

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { createTestApi, globalId, provisionTenant, type GraphQLResponse, type TestApi, type TestTenant } from './support.ts';
 
 const small = { projects: 2, tasksPerProject: 2, commentsPerTask: 1 };
@@ -183,6 +184,32 @@ describe('client errors', () => {
     // The same key may do what members may.
     const allowed = await t.graphql(acme, '{ viewer { id } }', {}, { apiKey: acme.memberKey });
     expect(allowed.body).toEqual({ data: { viewer: { id: globalId('User', acme.memberId) } } });
+  });
+
+  test("STATEMENT_TIMEOUT 503 with Retry-After for statements that run past the tier's timeout, and the mutation keeps nothing", async () => {
+    const slow = await provisionTenant(t.database.provisioner, 'slowco', small, { strategy: 'shared', tier: 'free' });
+    const projects = '{ projects { edges { node { id } } } }';
+    // The superuser holds the shared projects for longer than the free tier lets a statement run (5 s).
+    const locker = new pg.Client({ connectionString: t.database.superuserUrl });
+    await locker.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table app.projects in access exclusive mode');
+      const [read, write] = await Promise.all([
+        t.graphql(slow, projects),
+        t.graphql(slow, 'mutation { createProject(name: "too late") { id } }'),
+      ]);
+      await locker.query('commit');
+      const message = "a statement of this request ran longer than this tenant's tier allows and was stopped: ask for less, or retry shortly";
+      for (const response of [read, write]) {
+        expectFieldError(response, 503, 'STATEMENT_TIMEOUT', message);
+        expect(response.headers.get('retry-after')).toBe('1');
+      }
+      expect(write.body.data).toBeNull();
+    } finally {
+      await locker.end();
+    }
+    expect((await t.graphql(slow, projects)).body.data!.projects.edges).toHaveLength(small.projects);
   });
 
   test('TENANT_SUSPENDED 403 while the tenant is suspended, and served again once it is active', async () => {

@@ -77,13 +77,13 @@ const tally = {
   byOp: {} as Record<string, number>,
   outcomes: {} as Record<string, number>,
   aborted: 0,
-  /** "Unexpected error." while the lock held statements: their statement timeout. */
-  unexpectedDuringLock: 0,
+  /** STATEMENT_TIMEOUT while the lock held statements past the tier's timeout. */
+  statementTimeouts: 0,
   maxInFlight: 0,
   slowestMs: 0,
   faults: { terminateRounds: 0, backendsTerminated: 0, lockWindows: 0, floodRequests: 0, shed: 0, restarts: 0 },
 };
-/** While a lock holds statements past their timeout (see holdLock): the only time "Unexpected error." is expected. */
+/** While a lock holds statements past their timeout (see holdLock): the only time STATEMENT_TIMEOUT is expected. */
 let lockWindow: { from: number; to: number } | undefined;
 const count = (record: Record<string, number>, key: string) => (record[key] = (record[key] ?? 0) + 1);
 
@@ -141,8 +141,10 @@ interface Response {
 const FAULT_ERRORS: Record<string, { message: string; statuses: number[] }> = {
   POOL_TIMEOUT: { message: 'the service is busy: retry shortly', statuses: [503] },
   SERVICE_UNAVAILABLE: { message: 'the database is unavailable: retry shortly', statuses: [503] },
-  // A statement cancelled by the tier's statement_timeout: the only fault that stays masked.
-  INTERNAL_SERVER_ERROR: { message: 'Unexpected error.', statuses: [200] },
+  STATEMENT_TIMEOUT: {
+    message: "a statement of this request ran longer than this tenant's tier allows and was stopped: ask for less, or retry shortly",
+    statuses: [503],
+  },
 };
 
 /** Words of SQL, of Postgres and of stack traces: none may reach a client (as in error-codes.test.ts). */
@@ -476,10 +478,10 @@ function judge(model: Model, operation: Operation, response: Response, where: st
     const known = FAULT_ERRORS[code];
     if (!known) violation(`${detail}: unexpected code ${code}`);
     else if (error.message !== known.message || !known.statuses.includes(status)) violation(`${detail}: ${code} answered ${status} "${error.message}"`);
-    if (code === 'INTERNAL_SERVER_ERROR') {
+    if (code === 'STATEMENT_TIMEOUT') {
       const overlapsLock = lockWindow && during.from <= lockWindow.to && during.to >= lockWindow.from;
-      if (!overlapsLock) violation(`${detail}: an unexpected error outside the lock window`);
-      else tally.unexpectedDuringLock += 1;
+      if (!overlapsLock) violation(`${detail}: a statement timeout outside the lock window`);
+      else tally.statementTimeouts += 1;
     }
   }
   if (codes.includes('NOT_FOUND')) {
@@ -492,7 +494,7 @@ function judge(model: Model, operation: Operation, response: Response, where: st
   }
   if (!('data' in body)) return 'definite'; // refused before any of the tenant's SQL ran
   // A pool timeout comes before the transaction's first statement; SERVICE_UNAVAILABLE may be a
-  // COMMIT whose answer was lost, and an unexpected error a statement timeout after a write.
+  // COMMIT whose answer was lost, and STATEMENT_TIMEOUT may come after a write (rolled back).
   return codes.every((code) => code === 'POOL_TIMEOUT') ? 'definite' : 'uncertain';
 }
 
@@ -672,7 +674,7 @@ test('under terminated connections, statement timeouts, pool exhaustion, aborts 
     await Promise.all(workers);
   }
   const loadMs = performance.now() - startedAt;
-  const load = { seed: SEED, loadMs: Math.round(loadMs), requests: tally.requests, maxInFlight: tally.maxInFlight, slowestMs: Math.round(tally.slowestMs), faults: tally.faults, statementTimeouts: tally.unexpectedDuringLock, outcomes: tally.outcomes, operations: tally.byOp };
+  const load = { seed: SEED, loadMs: Math.round(loadMs), requests: tally.requests, maxInFlight: tally.maxInFlight, slowestMs: Math.round(tally.slowestMs), faults: tally.faults, statementTimeouts: tally.statementTimeouts, outcomes: tally.outcomes, operations: tally.byOp };
   console.info(`isolation under fire, the load: ${JSON.stringify(load)}`);
   if (violations.length > 0) console.info(`violations (seed ${SEED}):\n${violations.join('\n')}`);
 
@@ -765,7 +767,7 @@ test('under terminated connections, statement timeouts, pool exhaustion, aborts 
     expect(tally.faults.backendsTerminated).toBeGreaterThan(0);
     expect(tally.faults.shed).toBeGreaterThan(0);
     expect(tally.aborted).toBeGreaterThan(0);
-    expect(tally.unexpectedDuringLock).toBeGreaterThan(0);
+    expect(tally.statementTimeouts).toBeGreaterThan(0);
     expect(Object.keys(tally.outcomes).some((outcome) => outcome.includes('POOL_TIMEOUT'))).toBe(true);
     expect(Object.keys(tally.outcomes).some((outcome) => outcome.includes('SERVICE_UNAVAILABLE'))).toBe(true);
     expect(tally.outcomes['200 ok']).toBeGreaterThan(tally.requests / 5);

@@ -31,5 +31,13 @@ export const errors = {
     clientError('this tenant sends requests faster than its tier allows: retry later', 'RATE_LIMITED', 429, {
       'retry-after': String(retryAfterSeconds),
     }),
+  /** The tenant's tier bounds every statement (`statement_timeout`): one ran longer and was stopped. */
+  statementTimeout: () =>
+    clientError(
+      "a statement of this request ran longer than this tenant's tier allows and was stopped: ask for less, or retry shortly",
+      'STATEMENT_TIMEOUT',
+      503,
+      { 'retry-after': '1' },
+    ),
   unavailable: () => clientError('the database is unavailable: retry shortly', 'SERVICE_UNAVAILABLE', 503, { 'retry-after': '1' }),
 };

@@ -78,3 +78,12 @@ export function isConnectionLost(error: unknown): boolean {
   if (typeof code === 'string' && (SESSION_ENDED.has(code) || /^08[0-9A-Z]{3}$/.test(code) || SOCKET_GONE.has(code))) return true;
   return CONNECTION_GONE.test(error.message);
 }
+
+/**
+ * Postgres stopped a statement before it finished (SQLSTATE 57014): it ran past the
+ * `statement_timeout` the tenant's binding sets, or an operator cancelled it. The connection stays
+ * usable; the transaction is aborted and rolled back as any failed one.
+ */
+export function isStatementCancelled(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === '57014';
+}

@@ -9,4 +9,5 @@ export {
   SessionClosedError,
   TransactionRolledBackError,
   isConnectionLost,
+  isStatementCancelled,
 } from './errors.ts';
