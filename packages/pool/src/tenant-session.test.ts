@@ -130,6 +130,19 @@ describe('a tenant session', () => {
     expect(names).not.toContain('undone');
   });
 
+  test('runs one statement per query: SQL text that would COMMIT and go on unbound is refused, and nothing of it runs', async () => {
+    const pools = manager();
+    const { db, session } = open(pools, 'acme');
+    const injected = sql.raw(`select 1; commit; insert into ${SHARED_SCHEMA}.projects (tenant_id, name) values ('${tenants.globex.id}', 'smuggled')`);
+    await expect(injected.execute(db)).rejects.toThrow(/multiple commands/);
+    await expect(session.commit()).rejects.toBeInstanceOf(TransactionRolledBackError);
+    const check = open(pools, 'globex');
+    const names = (await check.db.selectFrom('projects').select('name').execute()).map((row) => row.name);
+    await check.session.commit();
+    expect(names).not.toContain('smuggled');
+    expect(names).toHaveLength(2);
+  });
+
   test('refuses queries once it has ended', async () => {
     const pools = manager();
     const { db, session } = open(pools, 'acme');

@@ -37,6 +37,17 @@ export interface QueryOutcome {
 export const RESET_SESSION = 'reset all';
 
 /**
+ * A statement for the extended protocol, always: a message of it carries exactly one statement, so
+ * SQL text that reaches a session with more after a `;` (a COMMIT that would end the binding, a
+ * second statement) is refused by Postgres rather than run. pg sends text without parameters as a
+ * simple query, which runs any number of statements. `queryMode` is pg's (since 8.11); its types
+ * do not have it yet.
+ */
+function oneStatement(text: string, values: readonly unknown[]): pg.QueryConfig {
+  return { text, values: values as unknown[], queryMode: 'extended' } as pg.QueryConfig;
+}
+
+/**
  * One request's transaction on one connection, opened lazily by its first query and ended once.
  *
  * The first query does not wait for BEGIN, the session reset and the binding: with pg's pipeline
@@ -69,7 +80,7 @@ export class TenantSession {
     const client = await this.#open();
     if (this.#state !== 'open') throw new SessionClosedError(this.#state);
     this.statements += 1;
-    const result = this.#connections.send(() => client.query({ text, values: values as unknown[] }));
+    const result = this.#connections.send(() => client.query(oneStatement(text, values)));
     // Report the binding's own error rather than the "transaction is aborted" that follows it.
     const [, outcome] = await Promise.all([this.#bound, result]);
     return { command: outcome.command, rowCount: outcome.rowCount, rows: outcome.rows };
