@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { CommentRow, TaskRow } from '@tenant-app/db';
 import type { GraphQLContext } from './context.ts';
 import { isUuid } from './arguments.ts';
 
@@ -32,6 +33,39 @@ export function manyByKey<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (
   const groups = new Map<K, R[]>(keys.map((key) => [key, []]));
   for (const row of rows) groups.get(keyOf(row))?.push(row);
   return keys.map((key) => groups.get(key)!);
+}
+
+/** The tables read a page per parent, with the column that names the parent. */
+interface PagedChildren {
+  tasks: { parent: 'project_id'; row: TaskRow };
+  comments: { parent: 'task_id'; row: CommentRow };
+}
+
+/**
+ * A loader of the first `limit` rows of `table` under each of many parents, in creation order, in
+ * one statement: a parent with thousands of children reads `limit`. One loader per page size.
+ */
+export function firstChildrenOf<T extends keyof PagedChildren>(table: T, parent: PagedChildren[T]['parent']) {
+  type Row = PagedChildren[T]['row'];
+  return defineLoader<string, Row[], number>(async (db, parentIds, limit) => {
+    // Kysely types a query by a table named literally; here the table is a type parameter, so the
+    // query is built untyped and its rows are `table`'s. `parent` is one of PagedChildren's column
+    // names, never input, so it is written into the window clause as it is.
+    const rows = (await (db as unknown as Kysely<Record<string, Record<string, unknown>>>)
+      .selectFrom((eb) =>
+        eb
+          .selectFrom(table)
+          .selectAll()
+          .select(sql<number>`row_number() over (partition by ${sql.raw(parent)} order by created_at, id)`.as('position'))
+          .where(sql.ref(parent), '=', anyId(parentIds))
+          .as('ranked'),
+      )
+      .selectAll()
+      .where('position', '<=', limit)
+      .orderBy('position')
+      .execute()) as unknown as Row[];
+    return manyByKey(parentIds, rows, (row) => (row as Record<string, unknown>)[parent] as string);
+  });
 }
 
 /** Nodes for the relay `node`/`nodes` queries: an id that is not a UUID is simply not found. */

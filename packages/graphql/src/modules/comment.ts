@@ -1,29 +1,12 @@
-import { sql } from 'kysely';
 import type { CommentRow } from '@tenant-app/db';
 import { builder } from '../builder.ts';
 import { databaseId, pageSize, text } from '../arguments.ts';
 import { errors } from '../errors.ts';
-import { anyId, defineLoader, loadNodes, manyByKey, oneByKey } from '../loaders.ts';
+import { anyId, defineLoader, firstChildrenOf, loadNodes, oneByKey } from '../loaders.ts';
 import { TaskRef, taskById } from './task.ts';
 import { UserRef, userById } from './user.ts';
 
-/** The first `limit` comments of many tasks in one statement (a task with thousands reads `limit`); one loader per page size. */
-const firstCommentsOfTask = defineLoader<string, CommentRow[], number>(async (db, taskIds, limit) => {
-  const rows = await db
-    .selectFrom((eb) =>
-      eb
-        .selectFrom('comments')
-        .selectAll()
-        .select(sql<number>`row_number() over (partition by task_id order by created_at, id)`.as('position'))
-        .where('task_id', '=', anyId(taskIds))
-        .as('ranked'),
-    )
-    .selectAll()
-    .where('position', '<=', limit)
-    .orderBy('position')
-    .execute();
-  return manyByKey(taskIds, rows, (row) => row.task_id);
-});
+const firstCommentsOfTask = firstChildrenOf('comments', 'task_id');
 
 const commentById = defineLoader<string, CommentRow | null>(async (db, ids) =>
   oneByKey(ids, await db.selectFrom('comments').selectAll().where('id', '=', anyId(ids)).execute(), (row) => row.id),

@@ -1,9 +1,8 @@
-import { sql } from 'kysely';
 import type { TaskRow, TaskStatus } from '@tenant-app/db';
 import { builder } from '../builder.ts';
 import { databaseId, pageSize, text } from '../arguments.ts';
 import { errors } from '../errors.ts';
-import { anyId, defineLoader, manyByKey, oneByKey, loadNodes } from '../loaders.ts';
+import { anyId, defineLoader, firstChildrenOf, oneByKey, loadNodes } from '../loaders.ts';
 import { ProjectRef, projectById } from './project.ts';
 import { UserRef, userById } from './user.ts';
 
@@ -11,23 +10,7 @@ export const taskById = defineLoader<string, TaskRow | null>(async (db, ids) =>
   oneByKey(ids, await db.selectFrom('tasks').selectAll().where('id', '=', anyId(ids)).execute(), (row) => row.id),
 );
 
-/** The first `limit` tasks of many projects in one statement; one loader per page size. */
-const firstTasksOfProject = defineLoader<string, TaskRow[], number>(async (db, projectIds, limit) => {
-  const rows = await db
-    .selectFrom((eb) =>
-      eb
-        .selectFrom('tasks')
-        .selectAll()
-        .select(sql<number>`row_number() over (partition by project_id order by created_at, id)`.as('position'))
-        .where('project_id', '=', anyId(projectIds))
-        .as('ranked'),
-    )
-    .selectAll()
-    .where('position', '<=', limit)
-    .orderBy('position')
-    .execute();
-  return manyByKey(projectIds, rows, (row) => row.project_id);
-});
+const firstTasksOfProject = firstChildrenOf('tasks', 'project_id');
 
 const taskCountOfProject = defineLoader<string, number>(async (db, projectIds) => {
   const rows = await db
