@@ -132,11 +132,12 @@ export async function roundTripItem(cluster: BenchCluster, settings: BenchSettin
       for (let i = 0; i < 2; i += 1) await timedRequest(server.origin, tenant, body);
       proxy.reset();
       for (let i = 0; i < requests; i += 1) await timedRequest(server.origin, tenant, body);
-      const statements = proxy.statements().filter((text) => !text.includes('control.'));
+      const turns = proxy.tenantTurns();
+      const statements = turns.flat();
       perRequest[variant] = {
-        roundTrips: round(proxy.turns() / requests, 2),
+        roundTrips: round(turns.length / requests, 2),
         statements: round(statements.length / requests, 2),
-        statementTexts: statements.slice(0, statements.length / requests).map((text) => text.replace(/\s+/g, ' ')),
+        statementTexts: statements.slice(0, statements.length / requests),
       };
       settings.log(`round trips ${variant}: ${perRequest[variant].roundTrips} round trips, ${perRequest[variant].statements} statements per request`);
     }

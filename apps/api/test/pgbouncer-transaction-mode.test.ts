@@ -151,15 +151,7 @@ async function roundTripsOf(api: TestApi, tenant: TestTenant): Promise<string[][
   const proxy = api.proxy!;
   proxy.reset();
   expect((await api.graphql(tenant, QUERY)).body).toEqual(expected.get(tenant.slug));
-  const rounds = new Map<number, string[]>();
-  // The control plane's checkouts send their session reset with the lookup: leave out the whole trip.
-  const controlTurns = new Set(proxy.statements().flatMap((text, index) => (text.includes('control.') ? [proxy.statementTurns()[index]] : [])));
-  proxy.statements().forEach((text, index) => {
-    const turn = proxy.statementTurns()[index]!;
-    if (controlTurns.has(turn)) return;
-    rounds.set(turn, [...(rounds.get(turn) ?? []), text.replace(/\s+/g, ' ')]);
-  });
-  return [...rounds.values()].map((statements) => statements.sort());
+  return proxy.tenantTurns().map((statements) => statements.sort());
 }
 
 /** QUERY's answer for `tenant`, from its rows as the owner reads them. */

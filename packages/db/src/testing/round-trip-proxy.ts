@@ -13,6 +13,12 @@ export interface RoundTripProxy {
   /** The turn in which each statement of `statements()` was sent. */
   statementTurns(): number[];
   /**
+   * The statements of each turn, whitespace collapsed, leaving out every turn that carried a
+   * control-plane statement (a key lookup goes out with its checkout's session reset): what a
+   * request sent on its tenant's behalf, one list per round trip.
+   */
+  tenantTurns(): string[][];
+  /**
    * The names of named prepared statements clients parsed, in order (unnamed ones, which live
    * until the next Parse on their connection, are left out).
    */
@@ -107,6 +113,14 @@ export async function startRoundTripProxy(
     turns: () => turns,
     statements: () => statements.map((statement) => statement.text),
     statementTurns: () => statements.map((statement) => statement.turn),
+    tenantTurns: () => {
+      const controlTurns = new Set(statements.filter((statement) => statement.text.includes('control.')).map((statement) => statement.turn));
+      const byTurn = new Map<number, string[]>();
+      for (const { text, turn } of statements) {
+        if (!controlTurns.has(turn)) byTurn.set(turn, [...(byTurn.get(turn) ?? []), text.replace(/\s+/g, ' ')]);
+      }
+      return [...byTurn.values()];
+    },
     preparedNames: () => statements.map((statement) => statement.name).filter((name) => name !== ''),
     reset: () => {
       turns = 0;
