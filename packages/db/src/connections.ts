@@ -10,6 +10,17 @@ export function connect<DB>(url: string, max: number): Kysely<DB> {
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 
+/** Runs `work` on a plain pg client of `url`'s login, opened for it and closed after. */
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Runs `work` on one connection of `url`'s login, opened for it and closed after. */
 export async function withConnection<T>(url: string, work: (db: Kysely<any>) => Promise<T>): Promise<T> {
   const db = connect<unknown>(url, 1);

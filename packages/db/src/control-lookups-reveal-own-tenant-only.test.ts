@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '@tenant-app/db/testing';
+import { createTestDatabase, withClient, type TestDatabase } from '@tenant-app/db/testing';
 import { hashApiKey, sessionPlanFor, type ProvisionedTenant } from './index.ts';
 
 /**
@@ -26,14 +26,8 @@ beforeAll(async () => {
 });
 afterAll(() => database.close());
 
-async function asRuntime<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: database.runtimeUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
+function asRuntime<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(database.runtimeUrl, work);
 }
 
 /** Every value of a row that is not NULL or false: what the answer tells its caller. */

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { withClient } from './connections.ts';
 import { migrateToLatest } from './migrate.ts';
 import { RUNTIME_ROLE } from './roles.ts';
 
@@ -31,7 +32,7 @@ export function localDatabaseUrls(superuserUrl: string, database: string): Datab
  * because such a server listens on loopback only.
  */
 export async function prepareLocalDatabase(superuserUrl: string, database: string): Promise<DatabaseUrls> {
-  await asSuperuser(superuserUrl, async (client) => {
+  await withClient(superuserUrl, async (client) => {
     await ensureLogin(client, OWNER, 'createdb createrole');
     const exists = await client.query('select 1 from pg_database where datname = $1', [database]);
     if (exists.rowCount === 0) {
@@ -40,7 +41,7 @@ export async function prepareLocalDatabase(superuserUrl: string, database: strin
   });
   const urls = localDatabaseUrls(superuserUrl, database);
   await migrateToLatest(urls.ownerUrl);
-  await asSuperuser(superuserUrl, async (client) => {
+  await withClient(superuserUrl, async (client) => {
     await ensureLogin(client, RUNTIME, '');
     await client.query(`grant ${RUNTIME_ROLE} to ${RUNTIME.user}`);
   });
@@ -49,7 +50,7 @@ export async function prepareLocalDatabase(superuserUrl: string, database: strin
 
 /** A new database cloned from a migrated one: how each test file gets its own. */
 export async function cloneDatabase(superuserUrl: string, template: string, database: string): Promise<void> {
-  await asSuperuser(superuserUrl, async (client) => {
+  await withClient(superuserUrl, async (client) => {
     await client.query(
       `create database ${pg.escapeIdentifier(database)} template ${pg.escapeIdentifier(template)} owner ${OWNER.user}`,
     );
@@ -70,12 +71,3 @@ async function ensureLogin(client: pg.Client, login: { user: string; password: s
   );
 }
 
-async function asSuperuser(url: string, work: (client: pg.Client) => Promise<void>): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await work(client);
-  } finally {
-    await client.end();
-  }
-}

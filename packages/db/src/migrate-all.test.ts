@@ -1,7 +1,6 @@
 import { sql, type MigrationProvider } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '@tenant-app/db/testing';
+import { createTestDatabase, withClient, type TestDatabase } from '@tenant-app/db/testing';
 import {
   migrateAllTenants,
   seedTenantData,
@@ -56,17 +55,13 @@ async function hasUniqueNamesIndex(slug: string): Promise<boolean> {
     tenant.strategy === 'database'
       ? [new URL(`/${tenantRoleName(tenant.id)}`, database.superuserUrl).toString(), 'app']
       : [database.superuserUrl, tenant.strategy === 'schema' ? `t_${slug}` : 'app'];
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     const { rowCount } = await client.query(
       `select 1 from pg_indexes where schemaname = $1 and indexname = 'projects_unique_name'`,
       [schema],
     );
     return rowCount === 1;
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 function lastRuns() {

@@ -10,7 +10,7 @@ import {
   UnsafeRuntimeRoleError,
   type TenantFixtureShape,
 } from '@tenant-app/db';
-import { createTestDatabase, type TestDatabase } from '@tenant-app/db/testing';
+import { createTestDatabase, withClient, type TestDatabase } from '@tenant-app/db/testing';
 
 type Slug = 'acme' | 'globex';
 type Table = 'users' | 'projects' | 'tasks' | 'comments';
@@ -47,14 +47,8 @@ beforeAll(async () => {
 afterAll(() => database.close());
 
 /** A fresh connection as the runtime login (the one the API serves requests with). */
-async function asRuntime<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: database.runtimeUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
+function asRuntime<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(database.runtimeUrl, work);
 }
 
 /**

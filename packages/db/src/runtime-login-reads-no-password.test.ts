@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '@tenant-app/db/testing';
+import { createTestDatabase, withClient, type TestDatabase } from '@tenant-app/db/testing';
 import { hashApiKey, tenantRoleName, type ProvisionedTenant } from './index.ts';
 
 // SQL injected into a request runs as the runtime login. Whatever it reads or calls must not hand
@@ -21,14 +21,8 @@ beforeAll(async () => {
 });
 afterAll(() => database.close());
 
-async function asRuntime<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: database.runtimeUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
+function asRuntime<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(database.runtimeUrl, work);
 }
 
 /** Runs `query` in a savepoint; an error (no privilege, a function that refuses the arguments) gives undefined. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '@tenant-app/db/testing';
+import { createTestDatabase, withClient, type TestDatabase } from '@tenant-app/db/testing';
 import {
   ACCESS_ROLE,
   seedTenantData,
@@ -268,15 +268,6 @@ test("the probes do see foreign rows when the binding is really another tenant's
 });
 
 test('after every attack, every tenant still holds exactly its own rows, in every database', async () => {
-  const superuser = async (url: string, work: (client: pg.Client) => Promise<void>) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await work(client);
-    } finally {
-      await client.end();
-    }
-  };
   const found: Record<string, Record<string, Record<string, number>>> = {};
   const expected: typeof found = {};
   for (const tenant of Object.values(tenants)) {
@@ -286,7 +277,7 @@ test('after every attack, every tenant still holds exactly its own rows, in ever
     for (const table of tables) (expected[place]![table] ??= {})[tenant.id] = ownCounts[table];
     if (found[place]) continue;
     found[place] = {};
-    await superuser(url, async (client) => {
+    await withClient(url, async (client) => {
       for (const table of tables) {
         const { rows } = await client.query<{ tenant: string; count: number }>(
           `select tenant_id::text as tenant, count(*)::int as count from ${tenant.home}.${table} group by 1`,

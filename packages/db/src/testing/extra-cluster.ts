@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../embedded-postgres.ts';
+import { withClient } from '../connections.ts';
 import { freePort } from '../free-port.ts';
 import { prepareLocalDatabase, type DatabaseUrls } from '../local-database.ts';
 
@@ -61,11 +62,5 @@ export async function startExtraCluster(options: { persistent: boolean }): Promi
 
 /** Runs one statement as a superuser on a short-lived connection (it never outlives a restart). */
 export async function superuserQuery<Row extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<Row[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<Row>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
+  return withClient(url, async (client) => (await client.query<Row>(text, values)).rows);
 }

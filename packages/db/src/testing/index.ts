@@ -47,5 +47,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 export { startRoundTripProxy, type RoundTripProxy } from './round-trip-proxy.ts';
 export { freePort } from '../free-port.ts';
+export { withClient } from '../connections.ts';
 export { findPgBouncer, startPgBouncer, type PgBouncer, type PgBouncerOptions } from './pgbouncer.ts';
 export { startExtraCluster, superuserQuery, type ExtraCluster } from './extra-cluster.ts';
