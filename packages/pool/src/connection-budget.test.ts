@@ -101,6 +101,45 @@ describe('the connection budget of a host', () => {
   });
 });
 
+describe('with the budget spent, a pool whose connections are in use', () => {
+  /** Tenant `b` leaves an idle connection, tenant `a` holds one in a transaction: the budget of 2 is spent. */
+  async function budgetSpent(waitForOwnConnectionMs: number) {
+    const pools = manager({ defaultBudget: 2, waitForOwnConnectionMs });
+    await work(pools, 'b', { target: ownTarget('b', 1) });
+    const holder = pools.openSession<unknown>({ tenantId: 'a', target: ownTarget('a', 2), binding: [], schema: 'public' });
+    await sql`select 1`.execute(holder.db);
+    expect(pools.hostStats()[0]).toMatchObject({ open: 2, evictions: 0 });
+    return { pools, holder };
+  }
+
+  test("waits for one of them to come back instead of closing another pool's idle connection", async () => {
+    const { pools, holder } = await budgetSpent(5_000);
+    const second = work(pools, 'a', { target: ownTarget('a', 2) });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(pools.stats().find((pool) => pool.name === 'db:b')).toMatchObject({ total: 1, idle: 1 });
+    await holder.session.commit();
+    await second;
+    expect(pools.hostStats()[0]).toMatchObject({ open: 2, evictions: 0 });
+    expect(pools.stats().find((pool) => pool.name === 'db:a')).toMatchObject({ total: 1, acquired: 2 });
+  });
+
+  test('makes room once that wait is over', async () => {
+    const { pools, holder } = await budgetSpent(50);
+    await work(pools, 'a', { target: ownTarget('a', 2) });
+    await holder.session.commit();
+    expect(pools.hostStats()[0]).toMatchObject({ open: 2, evictions: 1 });
+    expect(pools.stats().find((pool) => pool.name === 'db:a')).toMatchObject({ total: 2 });
+    expect(pools.stats().map((pool) => pool.name)).not.toContain('db:b');
+  });
+
+  test('of its own has none in use: it makes room at once', async () => {
+    const pools = manager({ defaultBudget: 1, waitForOwnConnectionMs: 60_000, acquireTimeoutMs: 1_000 });
+    await work(pools, 'b', { target: ownTarget('b', 1) });
+    await work(pools, 'a', { target: ownTarget('a', 1) });
+    expect(pools.hostStats()[0]).toMatchObject({ open: 1, evictions: 1 });
+  });
+});
+
 describe('per-tenant limits and fair waiting', () => {
   test('a tenant never holds more connections than its limit, even with room in the pool', async () => {
     const pools = manager({ maxConnections: 6, defaultLimits: { maxConnections: 2, maxQueue: 100 } });

@@ -38,6 +38,12 @@ export interface PoolManagerOptions {
   defaultLimits?: TenantLimits;
   /** Called when an idle connection fails (Postgres restarted, backend terminated). */
   onIdleError?: (error: Error, pool: string) => void;
+  /**
+   * With a host's budget spent, how long a checkout whose pool has connections in use waits for one
+   * of them before another pool's idle connection is closed to make room for a new one.
+   * @default as long as opening a connection to the host takes lately
+   */
+  waitForOwnConnectionMs?: number;
 }
 
 export interface SessionOptions {
@@ -207,7 +213,10 @@ export class PoolManager {
         this.#settings,
         {
           opened: () => scheduler.connectionOpened(),
-          connected: (_pool, ms) => this.#telemetry.connectionCreated(metricName, ms / 1000),
+          connected: (_pool, ms) => {
+            scheduler.connectionConnected(ms);
+            this.#telemetry.connectionCreated(metricName, ms / 1000);
+          },
           closed: (closedPool) => scheduler.connectionClosed(closedPool),
         },
         metricName,
@@ -229,6 +238,7 @@ export class PoolManager {
           connectionClosed: (pool) => this.#dropIfEmpty(pool),
           tenantStats: (tenantId) => this.#statsOf(tenantId),
         },
+        this.#options.waitForOwnConnectionMs,
       );
       this.#schedulers.set(host, scheduler);
     }
