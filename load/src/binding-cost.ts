@@ -2,12 +2,15 @@
  * What the verified tenant binding costs, side by side with the plain setting it replaced, in one
  * run on one Postgres: `npm run bench:binding [-- --seconds 3 --rounds 3 --concurrency 4]`.
  *
- * The same tenant rows sit in two schemas of one database: `app`, whose policies call
- * `tenant_binding.current_tenant_id()` (HMAC check), and `bench_plain`, built by the project
- * tracker migration alone, whose policies compare with `app.tenant_id` as before. Each variant runs
- * the same transactions as the runtime login — BEGIN, its binding (the plain one without token, the
- * verified one signed per transaction as the API does), the queries, COMMIT — in alternating slices
- * so that drift of the machine hits both alike.
+ * The same tenant rows sit in three schemas of one database: `app`, whose policies call
+ * `tenant_binding.current_tenant_id()` (HMAC check); `bench_plain`, built by the project tracker
+ * migration alone, whose policies compare with `app.tenant_id` as before; and `bench_call`, whose
+ * policies call a function of the same kind (PL/pgSQL, SECURITY DEFINER, its own search path) that
+ * returns the plain setting unchecked. The middle variant splits the verified binding's cost into
+ * calling a function from the policies at all and the check itself. Each variant runs the same
+ * transactions as the runtime login — BEGIN, its binding (the plain one without token, the others
+ * signed per transaction as the API does), the queries, COMMIT — in alternating slices so that drift
+ * of the machine hits them alike.
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -23,10 +26,18 @@ import {
   type BindingStatement,
   type ProvisionedTenant,
 } from '@tenant-app/db';
+import { withClient } from '@tenant-app/db/testing';
 import { startLocalPostgres } from './local-postgres.ts';
 import { textTable } from './text-table.ts';
 
 const PLAIN_SCHEMA = 'bench_plain';
+const CALL_SCHEMA = 'bench_call';
+const TENANT_TABLES = ['users', 'projects', 'tasks', 'comments'] as const;
+
+/** Shaped as `tenant_binding.current_tenant_id()` is, minus the check: what a call alone costs. */
+const UNCHECKED_TENANT_FUNCTION = `create function ${CALL_SCHEMA}.current_tenant_id() returns uuid
+  language plpgsql stable security definer set search_path = pg_catalog, pg_temp
+  as $fn$ begin return nullif(current_setting('${TENANT_SETTING}', true), '')::uuid; end $fn$`;
 
 interface Workload {
   name: string;
@@ -62,7 +73,7 @@ const workloads: Workload[] = [
 ];
 
 interface Variant {
-  name: 'plain setting' | 'verified token';
+  name: 'plain setting' | 'function call, no check' | 'verified token';
   schema: string;
   binding(): BindingStatement;
 }
@@ -87,7 +98,8 @@ async function main(): Promise<void> {
       await seedTenantData(provisioner, tenant, [userId], { projects: 100, tasksPerProject: 10, commentsPerTask: 2 });
       tenants.push(tenant);
     }
-    await copyIntoPlainSchema(postgres.ownerUrl, postgres.superuserUrl);
+    await copyTenantRows(postgres.ownerUrl, postgres.superuserUrl, PLAIN_SCHEMA);
+    await copyTenantRows(postgres.ownerUrl, postgres.superuserUrl, CALL_SCHEMA, UNCHECKED_TENANT_FUNCTION);
     const tenant = { ...tenants[0]!, databaseUrl: null };
     const projectIds = await tenantProjectIds(postgres.superuserUrl, tenant.id);
 
@@ -101,9 +113,10 @@ async function main(): Promise<void> {
           values: [TENANT_SETTING, tenant.id, 'statement_timeout', '5000'],
         }),
       },
+      { name: 'function call, no check', schema: CALL_SCHEMA, binding: () => sessionPlanFor(tenant, key).binding[0]! },
       { name: 'verified token', schema: 'app', binding: () => sessionPlanFor(tenant, key).binding[0]! },
     ];
-    // A broken binding would read no rows, fast: make sure both see the tenant's projects.
+    // A broken binding would read no rows, fast: make sure every variant sees the tenant's projects.
     for (const variant of variants) await assertSeesTenant(postgres.runtimeUrl, variant, projectIds.length);
     const rows: (string | number)[][] = [['workload', 'policy', 'transactions/s', 'statements/s', 'vs plain']];
     for (const workload of workloads) {
@@ -125,8 +138,8 @@ async function main(): Promise<void> {
         return { tps: (total.transactions * 1000) / total.ms, sps: (total.statements * 1000) / total.ms };
       };
       const plain = rate('plain setting');
-      const verified = rate('verified token');
-      for (const [name, figures] of [['plain setting', plain], ['verified token', verified]] as const) {
+      for (const { name } of variants) {
+        const figures = rate(name);
         rows.push([workload.name, name, Math.round(figures.tps), Math.round(figures.sps), Number((figures.tps / plain.tps).toFixed(3))]);
       }
     }
@@ -141,23 +154,27 @@ async function main(): Promise<void> {
   }
 }
 
-/** Copies every tenant's rows into a schema with the old, plain-setting policies. */
-async function copyIntoPlainSchema(ownerUrl: string, superuserUrl: string): Promise<void> {
+/**
+ * Copies every tenant's rows into `schema`, built by the project tracker migration alone: its
+ * policies compare with the plain setting, or call the function that `policyFunction` creates there.
+ */
+async function copyTenantRows(ownerUrl: string, superuserUrl: string, schema: string, policyFunction?: string): Promise<void> {
   const all = await tenantMigrations.getMigrations();
   const projectTracker = Object.keys(all).sort()[0]!;
-  await migrateTenantTables(ownerUrl, PLAIN_SCHEMA, ACCESS_ROLE, { getMigrations: async () => ({ [projectTracker]: all[projectTracker]! }) });
+  await migrateTenantTables(ownerUrl, schema, ACCESS_ROLE, { getMigrations: async () => ({ [projectTracker]: all[projectTracker]! }) });
   // As the superuser, whom row-level security does not apply to: the owner's policies are forced,
   // and the owner may not take the tenant role a verified binding sets.
-  const superuser = new pg.Client({ connectionString: superuserUrl });
-  await superuser.connect();
-  try {
-    for (const table of ['users', 'projects', 'tasks', 'comments']) {
-      await superuser.query(`insert into ${PLAIN_SCHEMA}.${table} select * from app.${table}`);
+  await withClient(superuserUrl, async (superuser) => {
+    if (policyFunction) await superuser.query(policyFunction);
+    for (const table of TENANT_TABLES) {
+      if (policyFunction) {
+        const tenant = `(select ${schema}.current_tenant_id())`;
+        await superuser.query(`alter policy tenant_isolation on ${schema}.${table} using (tenant_id = ${tenant}) with check (tenant_id = ${tenant})`);
+      }
+      await superuser.query(`insert into ${schema}.${table} select * from app.${table}`);
     }
-    await superuser.query(`analyze ${PLAIN_SCHEMA}.projects, ${PLAIN_SCHEMA}.tasks, ${PLAIN_SCHEMA}.comments, app.projects, app.tasks, app.comments`);
-  } finally {
-    await superuser.end();
-  }
+    await superuser.query(`analyze ${TENANT_TABLES.map((table) => `${schema}.${table}, app.${table}`).join(', ')}`);
+  });
 }
 
 async function tenantProjectIds(superuserUrl: string, tenantId: string): Promise<string[]> {
