@@ -177,6 +177,19 @@ const attacks: Attack[] = [
     },
   },
   {
+    name: "its own token with the expiry pushed a century on, and another tenant's id",
+    statements: (victim) => [
+      `select set_config('app.tenant_token', split_part(token, '.', 1) || '.4102444800.' || split_part(token, '.', 3), true) from current_setting('app.tenant_token') as token`,
+      setting('app.tenant_id', victim.id),
+    ],
+  },
+  ...['', '..', 'x.y.z', `1.${'9'.repeat(13)}.${'0'.repeat(64)}`, `${'9'.repeat(10)}.4102444800.${'0'.repeat(64)}`, "1' or true --.1.x"].map(
+    (token): Attack => ({
+      name: `another tenant's id with the token "${token}"`,
+      statements: (victim) => [setting('app.tenant_id', victim.id), setting('app.tenant_token', token)],
+    }),
+  ),
+  {
     name: "SET ROLE to another tenant's role, with its search path",
     statements: (victim) => [`set local role ${tenantRoleName(victim.id)}`, setting('search_path', victim.home)],
   },

@@ -12,6 +12,7 @@ import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
 import * as verifiedTenantBinding from './tenant/2026-11-29T09-00_verified-tenant-binding.ts';
 import * as bindingSearchesTempLast from './tenant/2026-12-01T09-00_binding-searches-temp-last.ts';
 import * as bindingCheckInPlpgsql from './tenant/2026-12-01T10-00_binding-check-in-plpgsql.ts';
+import * as bindingCheckInOneQuery from './tenant/2026-12-02T09-00_binding-check-in-one-query.ts';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same from sources,
@@ -38,4 +39,5 @@ export const tenantMigrations = staticProvider({
   '2026-11-29T09-00_verified-tenant-binding': verifiedTenantBinding,
   '2026-12-01T09-00_binding-searches-temp-last': bindingSearchesTempLast,
   '2026-12-01T10-00_binding-check-in-plpgsql': bindingCheckInPlpgsql,
+  '2026-12-02T09-00_binding-check-in-one-query': bindingCheckInOneQuery,
 });
