@@ -133,7 +133,8 @@ describe('with the budget spent, a pool whose connections are in use', () => {
   });
 
   test('of its own has none in use: it makes room at once', async () => {
-    const pools = manager({ defaultBudget: 1, waitForOwnConnectionMs: 60_000, acquireTimeoutMs: 1_000 });
+    // Were it to wait for its own pool, it would wait a minute and the test would time out.
+    const pools = manager({ defaultBudget: 1, waitForOwnConnectionMs: 60_000, acquireTimeoutMs: 120_000 });
     await work(pools, 'b', { target: ownTarget('b', 1) });
     await work(pools, 'a', { target: ownTarget('a', 1) });
     expect(pools.hostStats()[0]).toMatchObject({ open: 1, evictions: 1 });
