@@ -178,29 +178,22 @@ async function copyTenantRows(ownerUrl: string, superuserUrl: string, schema: st
 }
 
 async function tenantProjectIds(superuserUrl: string, tenantId: string): Promise<string[]> {
-  const client = new pg.Client({ connectionString: superuserUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ id: string }>('select id from app.projects where tenant_id = $1', [tenantId]);
-    return rows.map((row) => row.id);
-  } finally {
-    await client.end();
-  }
+  const { rows } = await withClient(superuserUrl, (client) =>
+    client.query<{ id: string }>('select id from app.projects where tenant_id = $1', [tenantId]),
+  );
+  return rows.map((row) => row.id);
 }
 
 async function assertSeesTenant(runtimeUrl: string, variant: Variant, projects: number): Promise<void> {
-  const client = new pg.Client({ connectionString: runtimeUrl });
-  await client.connect();
-  try {
+  const { rows } = await withClient(runtimeUrl, async (client) => {
     const binding = variant.binding();
     await client.query('begin');
     await client.query(binding.text, [...binding.values]);
-    const { rows } = await client.query<{ count: number }>(`select count(*)::int as count from ${variant.schema}.projects`);
+    const seen = await client.query<{ count: number }>(`select count(*)::int as count from ${variant.schema}.projects`);
     await client.query('rollback');
-    if (rows[0]!.count !== projects) throw new Error(`${variant.name} sees ${rows[0]!.count} projects, not the tenant's ${projects}`);
-  } finally {
-    await client.end();
-  }
+    return seen;
+  });
+  if (rows[0]!.count !== projects) throw new Error(`${variant.name} sees ${rows[0]!.count} projects, not the tenant's ${projects}`);
 }
 
 async function measure(
