@@ -34,6 +34,7 @@ const schema = z
     DB_CONNECTION_BUDGET: z.coerce.number().int().min(1).max(10_000).default(40),
     DB_ACQUIRE_TIMEOUT_MS: milliseconds(5_000),
     DB_STATEMENT_TIMEOUT_MS: milliseconds(30_000),
+    DB_PREPARED_STATEMENTS: z.stringbool({ error: 'must be true or false (false behind PgBouncer before 1.21 in transaction mode)' }).default(true),
     TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
     GRAPHIQL: z.stringbool().optional(),
     // The OpenTelemetry SDK reads every OTEL_* variable itself; these two are checked here so that a

@@ -57,6 +57,7 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
       defaultBudget: env.DB_CONNECTION_BUDGET,
       acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+      preparedStatements: env.DB_PREPARED_STATEMENTS,
       onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed; it was discarded'),
     });
     cleanups.push(() => pools.close());

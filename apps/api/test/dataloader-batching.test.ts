@@ -34,12 +34,13 @@ test('a nested query costs the same statements and round trips whatever the list
   const b = await roundTripsOf(large);
   expect([a.tasks, b.tasks]).toEqual([4, 96]);
   expect(b.rounds).toEqual(a.rounds);
-  // BEGIN, the session reset, the binding and the first query share one round trip; then one per level of the tree
-  // (the loaders of a level go out pipelined together), and one for COMMIT.
+  // BEGIN, the session reset, the binding, the guard of prepared statements and the first query share one round trip;
+  // then one per level of the tree (the loaders of a level go out pipelined together), and one for COMMIT.
   expect(a.rounds).toEqual([
     [
       'begin',
       'reset all',
+      expect.stringMatching(/^select \('statements prepared by SQL on this connection: '/),
       'select *, to_char(created_at at time zone \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') as "cursor_at" ' +
         'from "app"."projects" order by "created_at", "id" limit $1',
       'select set_config($1, $2, true), set_config($3, $4, true), set_config($5, $6, true), set_config($7, $8, true), set_config($9, $10, true)',

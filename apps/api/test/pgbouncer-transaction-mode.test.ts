@@ -64,7 +64,7 @@ describe.skipIf(pgBouncerMissing)(
       // The same requests on the same rows, through a proxy that counts round trips: once straight
       // to Postgres, once through PgBouncer. Named prepared statements would break here (a server
       // connection serves whoever comes next), so the API must send unnamed ones only.
-      const direct = await createTestApi({ maxConnections: 1 }, { proxied: { latencyMs: 5 }, database: t.database });
+      const direct = await createTestApi({ maxConnections: 1, preparedStatements: false }, { proxied: { latencyMs: 5 }, database: t.database });
       const bounced = await createTestApi({ maxConnections: 1 }, { proxied: { latencyMs: 5 }, pgbouncer: { poolSize: 1 }, database: t.database });
       try {
         for (const tenant of [tenants[0]!, tenants[4]!]) {

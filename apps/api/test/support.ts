@@ -90,7 +90,13 @@ export async function createTestApi(
     : undefined;
   const runtimeUrl = pgbouncer?.url ?? database.runtimeUrl;
   const proxy = options.proxied ? await startRoundTripProxy(runtimeUrl, options.proxied) : undefined;
-  const pools = new PoolManager({ connectionString: proxy?.url ?? runtimeUrl, maxConnections: 4, ...pool });
+  const pools = new PoolManager({
+    connectionString: proxy?.url ?? runtimeUrl,
+    maxConnections: 4,
+    // Debian's PgBouncer 1.18 cannot carry named statements from one server connection to another.
+    ...(pgbouncer ? { preparedStatements: false } : {}),
+    ...pool,
+  });
   const api = createApi({
     pools,
     registry: new TenantRegistry(pools.unbound(), { ttlMs: options.tenantCacheTtlMs ?? 0 }),

@@ -20,6 +20,8 @@ export interface TenantSessionPlan {
   limits: { maxConnections: number; maxQueue: number };
   /** How the tenant appears on spans and metrics (never its id on a metric). */
   labels: { strategy: string; tier: string };
+  /** Keep its statements prepared on the connection: their texts are the same for every tenant of the pool. */
+  preparedStatements: boolean;
 }
 
 export interface BindableTenant {
@@ -70,6 +72,10 @@ export function sessionPlanFor(tenant: BindableTenant, key: TenantBindingKey, pa
     schema,
     limits: { maxConnections: limits.maxConnections, maxQueue: limits.maxQueue },
     labels: { strategy: tenant.strategy, tier: tenant.tier },
+    // Parsing, rewriting with the policies and planning cost more than running a nested read's
+    // statements; prepared, they are done once per connection. A schema tenant's texts name its
+    // own schema, so a shared-pool connection would keep a set per tenant.
+    preparedStatements: tenant.strategy !== 'schema',
   };
   if (tenant.strategy === 'database') {
     if (!tenant.databaseUrl) throw new Error(`database tenant ${tenant.slug} has no database yet`);

@@ -44,6 +44,13 @@ export interface PoolManagerOptions {
    * @default as long as opening a connection to the host takes lately
    */
   waitForOwnConnectionMs?: number;
+  /**
+   * Let sessions that ask for it (`SessionOptions.preparedStatements`) keep their statements
+   * prepared on the connection. Turn it off behind a pooler that cannot carry named statements
+   * from one server connection to another, such as PgBouncer before 1.21 in transaction mode.
+   * @default true
+   */
+  preparedStatements?: boolean;
 }
 
 export interface SessionOptions {
@@ -57,6 +64,13 @@ export interface SessionOptions {
   limits?: TenantLimits;
   /** How the tenant is labelled on spans and metrics. @default { strategy: 'unknown', tier: 'unknown' } */
   labels?: SessionLabels;
+  /**
+   * The session's statement texts are those of every session of its pool (its schema is the same
+   * for all of them): prepare them on the connection, so that Postgres parses and plans each once
+   * per connection. Not for texts that name a schema of their own tenant, of which a connection
+   * would collect thousands. @default false
+   */
+  preparedStatements?: boolean;
 }
 
 /** A request's transaction and the Kysely instance that runs on it. */
@@ -128,6 +142,7 @@ export class PoolManager {
         send: (statement) => (traced ? traced.within(statement) : statement()),
       },
       options.binding,
+      { preparedStatements: options.preparedStatements === true && this.#options.preparedStatements !== false },
     );
     const db = new Kysely<DB>({
       dialect: {

@@ -179,3 +179,87 @@ describe('a tenant session', () => {
     expect(pools.stats()[0]).toMatchObject({ timeouts: 1, acquired: 1 });
   });
 });
+
+describe('prepared statements', () => {
+  function openPrepared(pools: PoolManager, tenant: 'acme' | 'globex') {
+    return pools.openSession<TenantDatabase>({
+      tenantId: tenants[tenant].id,
+      binding: sharedTenantBinding(tenants[tenant].id, database.bindingKey),
+      schema: SHARED_SCHEMA,
+      preparedStatements: true,
+    });
+  }
+
+  /** Statements of the (one) connection, seen from a session that prepares nothing. */
+  async function preparedOnConnection(pools: PoolManager): Promise<{ fromProtocol: number; pid: number }> {
+    const { db, session } = open(pools, 'acme');
+    const { rows } = await sql<{ fromProtocol: number; pid: number }>`
+      select count(*) filter (where not from_sql)::int as "fromProtocol", pg_backend_pid() as pid from pg_prepared_statements`.execute(db);
+    await session.commit();
+    return rows[0]!;
+  }
+
+  test('a session that asks for it prepares each statement once per connection, and sees only its own rows', async () => {
+    const pools = manager();
+    for (const tenant of ['acme', 'globex', 'acme'] as const) {
+      const { db, session } = openPrepared(pools, tenant);
+      const projects = await db.selectFrom('projects').select('tenant_id').execute();
+      await session.commit();
+      expect(new Set(projects.map((project) => project.tenant_id))).toEqual(new Set([tenants[tenant].id]));
+    }
+    // One text, prepared once, used by both tenants; the unprepared session adds nothing.
+    expect((await preparedOnConnection(pools)).fromProtocol).toBe(1);
+  });
+
+  test('nothing is prepared when the pool manager turns them off, whatever the session asks', async () => {
+    const pools = manager({ preparedStatements: false });
+    const { db, session } = openPrepared(pools, 'acme');
+    await db.selectFrom('projects').selectAll().execute();
+    await session.commit();
+    expect((await preparedOnConnection(pools)).fromProtocol).toBe(0);
+  });
+
+  test('a statement that SQL prepared on the connection fails the next transaction before its query runs, and the connection is closed', async () => {
+    const pools = manager();
+    const warm = openPrepared(pools, 'acme');
+    await warm.db.selectFrom('projects').select('name').execute();
+    await warm.session.commit();
+    const { pid } = await preparedOnConnection(pools);
+    // What injected SQL could do: put its own text under the name of one of ours.
+    const injected = open(pools, 'acme');
+    const [ours] = (await sql<{ name: string }>`select name from pg_prepared_statements where not from_sql`.execute(injected.db)).rows;
+    await sql.raw(`deallocate "${ours!.name}"`).execute(injected.db);
+    await sql.raw(`prepare "${ours!.name}" as insert into ${SHARED_SCHEMA}.projects (tenant_id, name) values (current_setting('app.tenant_id')::uuid, 'planted') returning name`).execute(injected.db);
+    await injected.session.commit();
+
+    const victim = openPrepared(pools, 'globex');
+    await expect(victim.db.selectFrom('projects').select('name').execute()).rejects.toThrow(/statements prepared by SQL on this connection/);
+    await victim.session.rollback();
+    const after = await preparedOnConnection(pools);
+    expect(after.pid).not.toBe(pid);
+    const check = openPrepared(pools, 'globex');
+    const names = (await check.db.selectFrom('projects').select('name').execute()).map((row) => row.name);
+    await check.session.commit();
+    expect(names).not.toContain('planted');
+    expect(names).toHaveLength(2);
+  });
+
+  test('a statement of ours that SQL deallocated fails its query, and the connection is closed rather than failing every later one', async () => {
+    const pools = manager();
+    const warm = openPrepared(pools, 'acme');
+    await warm.db.selectFrom('projects').select('name').execute();
+    await warm.session.commit();
+    const { pid } = await preparedOnConnection(pools);
+    const injected = open(pools, 'acme');
+    await sql.raw('deallocate all').execute(injected.db);
+    await injected.session.commit();
+
+    const failed = openPrepared(pools, 'globex');
+    await expect(failed.db.selectFrom('projects').select('name').execute()).rejects.toMatchObject({ code: '26000' });
+    await failed.session.rollback();
+    expect((await preparedOnConnection(pools)).pid).not.toBe(pid);
+    const next = openPrepared(pools, 'globex');
+    expect(await next.db.selectFrom('projects').select('name').execute()).toHaveLength(2);
+    await next.session.commit();
+  });
+});

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { SessionClosedError, TransactionRolledBackError } from './errors.ts';
 
@@ -43,9 +44,28 @@ export const RESET_SESSION = 'reset all';
  * simple query, which runs any number of statements. `queryMode` is pg's (since 8.11); its types
  * do not have it yet.
  */
-function oneStatement(text: string, values: readonly unknown[]): pg.QueryConfig {
-  return { text, values: values as unknown[], queryMode: 'extended' } as pg.QueryConfig;
+function oneStatement(text: string, values: readonly unknown[], name?: string): pg.QueryConfig {
+  return { text, values: values as unknown[], queryMode: 'extended', ...(name ? { name } : {}) } as pg.QueryConfig;
 }
+
+/** The name a statement is prepared under: the same text gets the same name on every connection. */
+function preparedName(text: string): string {
+  return `tenant_app_${createHash('sha1').update(text).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * Fails the transaction, before its first query runs, when the connection holds a statement that
+ * SQL prepared (`PREPARE`). SQL injected into an earlier transaction could have deallocated one of
+ * our statements and prepared its own text under that name, to run in the next tenant's
+ * transaction under that tenant's binding. Ours are prepared by the protocol (`from_sql` false),
+ * which SQL cannot do. The cast fails, with the names in its message, when there is one.
+ */
+const PREPARED_BY_SQL_GUARD =
+  "select ('statements prepared by SQL on this connection: ' || string_agg(name, ', '))::integer " +
+  'from pg_catalog.pg_prepared_statements where from_sql having count(*) > 0';
+
+/** SQLSTATE of a named statement the connection does not hold (deallocated by SQL). */
+const NO_SUCH_STATEMENT = '26000';
 
 /**
  * One request's transaction on one connection, opened lazily by its first query and ended once.
@@ -60,12 +80,21 @@ export class TenantSession {
   #client: Promise<pg.PoolClient> | undefined;
   #bound: Promise<unknown> | undefined;
   #savepoints = 0;
+  /** Why the connection must be closed rather than reused, once something showed it. */
+  #unfitBecause: Error | undefined;
   readonly #connections: SessionConnections;
   readonly #binding: readonly BindingStatement[];
+  readonly #preparedStatements: boolean;
 
-  constructor(connections: SessionConnections, binding: readonly BindingStatement[]) {
+  /**
+   * With `preparedStatements`, queries are prepared on the connection under a name derived from
+   * their text, and Postgres parses, rewrites and plans each once per connection instead of on
+   * every execution; only for statement texts that every session of the pool shares.
+   */
+  constructor(connections: SessionConnections, binding: readonly BindingStatement[], { preparedStatements = false } = {}) {
     this.#connections = connections;
     this.#binding = binding;
+    this.#preparedStatements = preparedStatements;
   }
 
   get state(): SessionState {
@@ -80,10 +109,20 @@ export class TenantSession {
     const client = await this.#open();
     if (this.#state !== 'open') throw new SessionClosedError(this.#state);
     this.statements += 1;
-    const result = this.#connections.send(() => client.query(oneStatement(text, values)));
-    // Report the binding's own error rather than the "transaction is aborted" that follows it.
-    const [, outcome] = await Promise.all([this.#bound, result]);
-    return { command: outcome.command, rowCount: outcome.rowCount, rows: outcome.rows };
+    const name = this.#preparedStatements ? preparedName(text) : undefined;
+    const result = this.#connections.send(() => client.query(oneStatement(text, values, name)));
+    if (name) {
+      result.catch((error: unknown) => {
+        // pg believes the statement prepared and only binds it: every later use would fail too.
+        if ((error as { code?: unknown }).code === NO_SUCH_STATEMENT) this.#unfitBecause = error as Error;
+      });
+    }
+    // Report the binding's own error rather than the "transaction is aborted" that follows it; pg
+    // may settle both from one read, the query's first.
+    const [bound, outcome] = await Promise.allSettled([this.#bound, result]);
+    if (bound.status === 'rejected') throw bound.reason;
+    if (outcome.status === 'rejected') throw outcome.reason;
+    return { command: outcome.value.command, rowCount: outcome.value.rowCount, rows: outcome.value.rows };
   }
 
   /** Nested transactions inside a request become savepoints of the request's transaction. */
@@ -138,7 +177,7 @@ export class TenantSession {
     // A connection that is not back at "idle, no transaction" must never serve another tenant.
     const clean = failure === undefined || failure instanceof TransactionRolledBackError;
     const idle = client.getTransactionStatus() === 'I';
-    this.#release(client, clean && idle ? undefined : new Error('connection left mid-transaction'));
+    this.#release(client, this.#unfitBecause ?? (clean && idle ? undefined : new Error('connection left mid-transaction')));
     if (failure) throw failure;
   }
 
@@ -157,6 +196,12 @@ export class TenantSession {
       const bindings = this.#binding.map((statement) =>
         this.#connections.send(() => client.query({ text: statement.text, values: statement.values as unknown[] })),
       );
+      if (this.#preparedStatements) {
+        this.statements += 1;
+        const guard = this.#connections.send(() => client.query(PREPARED_BY_SQL_GUARD));
+        guard.catch((error: unknown) => (this.#unfitBecause = error as Error));
+        bindings.push(guard);
+      }
       this.#bound = Promise.all([begin, reset, ...bindings]);
       // Errors surface through the first query; this keeps them from being reported as unhandled.
       this.#bound.catch(() => undefined);

@@ -38,7 +38,16 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const sdk = new NodeSDK({
     ...(process.env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
     // Only statements of a traced request: health checks and pool upkeep would be root spans of their own.
-    instrumentations: [new PgInstrumentation({ requireParentSpan: true })],
+    instrumentations: [
+      new PgInstrumentation({
+        requireParentSpan: true,
+        // A statement kept prepared is named after a hash of its text, and the instrumentation
+        // names its span after that; its operation, as for unnamed statements, reads better.
+        requestHook: (span, { query }) => {
+          if (query.name) span.updateName(`pg.query:${query.text.trimStart().split(/\s/, 1)[0]!.toUpperCase()}`);
+        },
+      }),
+    ],
     ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
     ...(options.metricReaders ? { metricReaders: options.metricReaders } : {}),
   });

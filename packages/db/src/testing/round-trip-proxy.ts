@@ -28,13 +28,15 @@ export interface RoundTripProxy {
 }
 
 /**
- * Reads the statements out of a client's byte stream: a Query message ('Q') carries its text, an
- * extended-protocol query its Parse message ('P'). The first message of a connection is the
- * startup packet, which has no type byte.
+ * Reads the statements a client runs out of its byte stream: a Query message ('Q') carries its
+ * text; an extended-protocol query runs at its Bind message ('B'), which names the statement that
+ * a Parse message ('P') prepared earlier, in this round trip or, for a named one, in any before.
+ * The first message of a connection is the startup packet, which has no type byte.
  */
-function statementReader(onStatement: (text: string, name: string) => void) {
+function statementReader(onStatement: (text: string, name: string) => void, onParse: (name: string) => void) {
   let buffer = Buffer.alloc(0);
   let started = false;
+  const parsed = new Map<string, string>();
   return (chunk: Buffer) => {
     buffer = Buffer.concat([buffer, chunk]);
     for (;;) {
@@ -54,7 +56,14 @@ function statementReader(onStatement: (text: string, name: string) => void) {
       if (type === 'Q') onStatement(body.toString('utf8', 0, body.indexOf(0)), '');
       if (type === 'P') {
         const nameEnd = body.indexOf(0);
-        onStatement(body.toString('utf8', nameEnd + 1, body.indexOf(0, nameEnd + 1)), body.toString('utf8', 0, nameEnd));
+        const name = body.toString('utf8', 0, nameEnd);
+        parsed.set(name, body.toString('utf8', nameEnd + 1, body.indexOf(0, nameEnd + 1)));
+        onParse(name);
+      }
+      if (type === 'B') {
+        const portalEnd = body.indexOf(0);
+        const name = body.toString('utf8', portalEnd + 1, body.indexOf(0, portalEnd + 1));
+        onStatement(parsed.get(name) ?? '', name);
       }
       buffer = buffer.subarray(1 + length);
     }
@@ -74,11 +83,17 @@ export async function startRoundTripProxy(
   const target = new URL(targetUrl);
   let turns = 0;
   let statements: { text: string; name: string; turn: number }[] = [];
+  let preparedNames: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     // Once the server has answered, the client's next bytes start a new round trip.
     let serverSpoke = true;
-    const read = statementReader((text, name) => statements.push({ text, name, turn: turns }));
+    const read = statementReader(
+      (text, name) => statements.push({ text, name, turn: turns }),
+      (name) => {
+        if (name !== '') preparedNames.push(name);
+      },
+    );
     const upstream = net.connect(Number(target.port), target.hostname);
     sockets.add(client).add(upstream);
     client.on('data', (chunk) => {
@@ -121,10 +136,11 @@ export async function startRoundTripProxy(
       }
       return [...byTurn.values()];
     },
-    preparedNames: () => statements.map((statement) => statement.name).filter((name) => name !== ''),
+    preparedNames: () => [...preparedNames],
     reset: () => {
       turns = 0;
       statements = [];
+      preparedNames = [];
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();
