@@ -28,6 +28,13 @@ function open(pools: PoolManager, tenant: 'acme' | 'globex') {
   });
 }
 
+/** The names of the projects a session sees; the session is committed. */
+async function projectNames({ db, session }: ReturnType<typeof open>): Promise<string[]> {
+  const names = (await db.selectFrom('projects').select('name').execute()).map((row) => row.name);
+  await session.commit();
+  return names;
+}
+
 beforeAll(async () => {
   database = await createTestDatabase();
   for (const slug of ['acme', 'globex'] as const) {
@@ -136,9 +143,7 @@ describe('a tenant session', () => {
     const injected = sql.raw(`select 1; commit; insert into ${SHARED_SCHEMA}.projects (tenant_id, name) values ('${tenants.globex.id}', 'smuggled')`);
     await expect(injected.execute(db)).rejects.toThrow(/multiple commands/);
     await expect(session.commit()).rejects.toBeInstanceOf(TransactionRolledBackError);
-    const check = open(pools, 'globex');
-    const names = (await check.db.selectFrom('projects').select('name').execute()).map((row) => row.name);
-    await check.session.commit();
+    const names = await projectNames(open(pools, 'globex'));
     expect(names).not.toContain('smuggled');
     expect(names).toHaveLength(2);
   });
@@ -237,9 +242,7 @@ describe('prepared statements', () => {
     await victim.session.rollback();
     const after = await preparedOnConnection(pools);
     expect(after.pid).not.toBe(pid);
-    const check = openPrepared(pools, 'globex');
-    const names = (await check.db.selectFrom('projects').select('name').execute()).map((row) => row.name);
-    await check.session.commit();
+    const names = await projectNames(openPrepared(pools, 'globex'));
     expect(names).not.toContain('planted');
     expect(names).toHaveLength(2);
   });
