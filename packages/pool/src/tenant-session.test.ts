@@ -226,9 +226,7 @@ describe('prepared statements', () => {
 
   test('a statement that SQL prepared on the connection fails the next transaction before its query runs, and the connection is closed', async () => {
     const pools = manager();
-    const warm = openPrepared(pools, 'acme');
-    await warm.db.selectFrom('projects').select('name').execute();
-    await warm.session.commit();
+    await projectNames(openPrepared(pools, 'acme'));
     const { pid } = await preparedOnConnection(pools);
     // What injected SQL could do: put its own text under the name of one of ours.
     const injected = open(pools, 'acme');
@@ -249,9 +247,7 @@ describe('prepared statements', () => {
 
   test('a statement of ours that SQL deallocated fails its query, and the connection is closed rather than failing every later one', async () => {
     const pools = manager();
-    const warm = openPrepared(pools, 'acme');
-    await warm.db.selectFrom('projects').select('name').execute();
-    await warm.session.commit();
+    await projectNames(openPrepared(pools, 'acme'));
     const { pid } = await preparedOnConnection(pools);
     const injected = open(pools, 'acme');
     await sql.raw('deallocate all').execute(injected.db);
