@@ -193,16 +193,17 @@ export class TenantSession {
       this.statements += 2 + this.#binding.length;
       const begin = this.#connections.send(() => client.query('begin'));
       const reset = this.#connections.send(() => client.query(RESET_SESSION));
-      const bindings = this.#binding.map((statement) =>
-        this.#connections.send(() => client.query({ text: statement.text, values: statement.values as unknown[] })),
-      );
+      const opening: Promise<unknown>[] = [begin, reset];
+      for (const statement of this.#binding) {
+        opening.push(this.#connections.send(() => client.query({ text: statement.text, values: statement.values as unknown[] })));
+      }
       if (this.#preparedStatements) {
         this.statements += 1;
         const guard = this.#connections.send(() => client.query(PREPARED_BY_SQL_GUARD));
         guard.catch((error: unknown) => (this.#unfitBecause = error as Error));
-        bindings.push(guard);
+        opening.push(guard);
       }
-      this.#bound = Promise.all([begin, reset, ...bindings]);
+      this.#bound = Promise.all(opening);
       // Errors surface through the first query; this keeps them from being reported as unhandled.
       this.#bound.catch(() => undefined);
       return client;
