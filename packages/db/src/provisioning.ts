@@ -256,12 +256,20 @@ export class TenantProvisioner {
       await this.#forgetStore(tenant);
       const hostOwner = connect<unknown>(this.#hostUrl(tenant.host), 1);
       try {
-        // FORCE ends the sessions still open on it, such as the API's idle pooled connections.
         // Ending another login's sessions takes that login's privileges: as the role's creator
         // (CREATEROLE) we may grant them to ourselves, until the role is dropped below.
         const { rows } = await sql`select 1 from pg_roles where rolname = ${role}`.execute(hostOwner);
         if (rows.length > 0) await sql`grant ${sql.id(role)} to current_user`.execute(hostOwner);
-        await sql`drop database if exists ${sql.id(role)} with (force)`.execute(hostOwner);
+        const { rows: exists } = await sql`select 1 from pg_database where datname = ${role}`.execute(hostOwner);
+        if (exists.length > 0) {
+          // No new session may start (the API's pools would reconnect); the tenant's own sessions,
+          // such as the API's idle pooled connections, are ended; DROP waits for them to go, and
+          // stops an autovacuum worker on the database itself. Not DROP ... WITH (FORCE): it
+          // refuses when a worker is there, since a worker runs as a superuser.
+          await sql`alter database ${sql.id(role)} with allow_connections false`.execute(hostOwner);
+          await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${role} and usename = ${role}`.execute(hostOwner);
+          await sql`drop database ${sql.id(role)}`.execute(hostOwner);
+        }
         await sql`drop role if exists ${sql.id(role)}`.execute(hostOwner);
       } finally {
         await hostOwner.destroy();
