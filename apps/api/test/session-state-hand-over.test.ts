@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { sessionPlanFor } from '@tenant-app/db';
+import { withTemporaryObjectsAllowed } from '@tenant-app/db/testing';
 import { createTestApi, provisionTenant, type TestApi, type TestTenant } from './support.ts';
 
 /**
@@ -32,23 +33,27 @@ test("settings and temporary objects acme's injected SQL leaves on the connectio
   const plan = sessionPlanFor({ ...acme, tier: 'free', ownRole: false, databaseUrl: null }, t.database.bindingKey);
   const { session } = t.pools.openSession({ tenantId: acme.id, binding: plan.binding, schema: plan.schema });
   const pid = (await session.query('select pg_backend_pid() as pid', [])).rows[0] as { pid: number };
-  for (const statement of [
+  const injected = [
     'set default_transaction_read_only = on',
     'set row_security = off',
     'set search_path = pg_temp, app',
     "select set_config('app.tenant_id', '" + acme.id + "', false)",
     "set work_mem = '64kB'",
-    // A domain that shadows the type of the loaders' `$1::uuid[]` and refuses every value.
+    // A domain that shadows the type of the loaders' `$1::uuid[]` and refuses every value. The
+    // runtime login may not create temporary objects; this tests the defence behind that.
     'create domain pg_temp.uuid as pg_catalog.uuid check (false)',
     // Last: it applies at once, to the injected statements too.
     'set statement_timeout = 1',
-  ]) {
-    await session.query(statement, []).catch(async (error) => {
-      await session.rollback();
-      throw error;
-    });
-  }
-  await session.commit();
+  ];
+  await withTemporaryObjectsAllowed(t.database, async () => {
+    for (const statement of injected) {
+      await session.query(statement, []).catch(async (error) => {
+        await session.rollback();
+        throw error;
+      });
+    }
+    await session.commit();
+  });
 
   // The settings are still on the connection, outside any transaction.
   const { rows: left } = await observer.query(

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createTestDatabase, withClient, type TestDatabase } from '@tenant-app/db/testing';
+import { createTestDatabase, withClient, withTemporaryObjectsAllowed, type TestDatabase } from '@tenant-app/db/testing';
 import { hashApiKey, sessionPlanFor, type ProvisionedTenant } from './index.ts';
 
 /**
@@ -90,6 +90,25 @@ describe('resolve_member', () => {
 });
 
 describe('the temporary schema cannot stand in for the owner\'s types', () => {
+  test('the runtime login cannot create temporary objects, nor can a database tenant\'s login in its own database', async () => {
+    const statements = [
+      'create temp table spied (who text)',
+      'create domain pg_temp.uuid as pg_catalog.uuid',
+      'create function pg_temp.spy() returns boolean language sql as $$ select true $$',
+    ];
+    const { connection_url } = await database.owner
+      .selectFrom('control.tenant_databases')
+      .select('connection_url')
+      .where('tenant_id', '=', vault.id)
+      .executeTakeFirstOrThrow();
+    for (const url of [database.runtimeUrl, database.loginKey.connectionUrl(vault.id, connection_url)]) {
+      for (const statement of statements) {
+        const refused = await withClient(url, (client) => client.query(statement).catch((error: unknown) => error));
+        expect(refused, `${new URL(url).username}: ${statement}`).toMatchObject({ code: '42501', message: expect.stringMatching(/temporary/) });
+      }
+    }
+  });
+
   test('every SECURITY DEFINER function the runtime login can reach names pg_temp last in its search_path', async () => {
     const { rows } = await asRuntime((client) =>
       client.query<{ fn: string; config: string[] | null }>(
@@ -104,8 +123,9 @@ describe('the temporary schema cannot stand in for the owner\'s types', () => {
 
   test('a pg_temp domain named like a built-in type runs no code of the caller as the owner', async () => {
     // The domain's CHECK records who runs it. Under `search_path = ''` the functions' `::uuid` and
-    // `text` resolved to these, and the check ran as the owner, who reads every key.
-    const ranAs = await asRuntime(async (client) => {
+    // `text` resolved to these, and the check ran as the owner, who reads every key. The runtime
+    // login may not create temporary objects (the first test); this is the defence behind that.
+    const ranAs = await withTemporaryObjectsAllowed(database, () => asRuntime(async (client) => {
       await client.query('create temp table spied (who text, what text)');
       await client.query(`create function pg_temp.spy(v pg_catalog.text) returns boolean language plpgsql as $$
                           begin insert into pg_temp.spied values (current_user, v); return true; end $$`);
@@ -125,7 +145,7 @@ describe('the temporary schema cannot stand in for the owner\'s types', () => {
       await client.query('commit');
       expect(rows).toEqual([{ count: 0 }]);
       return (await client.query<{ who: string }>('select distinct who from pg_temp.spied')).rows.map((row) => row.who);
-    });
+    }));
     expect(ranAs).not.toContain('tenant_app_owner');
   });
 });

@@ -25,12 +25,10 @@ export class UnsafeRuntimeRoleError extends Error {
   constructor(
     readonly role: string,
     readonly reasons: string[],
+    /** What to do about it, one sentence per kind of reason. */
+    readonly fixes: string[],
   ) {
-    super(
-      `the runtime login "${role}" is not safe to serve tenants with: it ${reasons.join(', and it ')}. ` +
-        `Set DATABASE_RUNTIME_URL to a login that is a plain member of ${RUNTIME_ROLE} ` +
-        `(CREATE ROLE tenant_app_api LOGIN PASSWORD '…' IN ROLE ${RUNTIME_ROLE}).`,
-    );
+    super(`the runtime login "${role}" is not safe to serve tenants with: it ${reasons.join(', and it ')}. ${fixes.join(' ')}`);
   }
 }
 

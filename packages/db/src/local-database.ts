@@ -48,12 +48,16 @@ export async function prepareLocalDatabase(superuserUrl: string, database: strin
   return urls;
 }
 
-/** A new database cloned from a migrated one: how each test file gets its own. */
+/**
+ * A new database cloned from a migrated one: how each test file gets its own. The template's
+ * privileges do not come with its contents, so the clone gets the migrations' revoke again.
+ */
 export async function cloneDatabase(superuserUrl: string, template: string, database: string): Promise<void> {
   await withClient(superuserUrl, async (client) => {
     await client.query(
       `create database ${pg.escapeIdentifier(database)} template ${pg.escapeIdentifier(template)} owner ${OWNER.user}`,
     );
+    await client.query(`revoke temporary on database ${pg.escapeIdentifier(database)} from public`);
   });
 }
 

@@ -7,10 +7,11 @@ import {
   seedTenantData,
   sharedTenantBinding,
   TENANT_SETTING,
+  tenantRoleName,
   UnsafeRuntimeRoleError,
   type TenantFixtureShape,
 } from '@tenant-app/db';
-import { createTestDatabase, withClient, type TestDatabase } from '@tenant-app/db/testing';
+import { createTestDatabase, withClient, withTemporaryObjectsAllowed, type TestDatabase } from '@tenant-app/db/testing';
 
 type Slug = 'acme' | 'globex';
 type Table = 'users' | 'projects' | 'tasks' | 'comments';
@@ -310,6 +311,23 @@ describe('assertSafeRuntimeRole', () => {
     expect(error).toBeInstanceOf(UnsafeRuntimeRoleError);
     expect(error).toMatchObject({ code: 'UNSAFE_RUNTIME_ROLE', role: new URL(database.superuserUrl).username });
     expect((error as UnsafeRuntimeRoleError).reasons).toContain('is (or can become) a superuser or BYPASSRLS role');
+  });
+
+  test('refuses a runtime login that can create temporary objects, as itself or through a role it can set', async () => {
+    const refusal = await withTemporaryObjectsAllowed(database, () => check(database.runtimeUrl));
+    expect(refusal).toBeInstanceOf(UnsafeRuntimeRoleError);
+    expect((refusal as UnsafeRuntimeRoleError).reasons).toEqual([`can create temporary objects in database "${database.name}"`]);
+    expect((refusal as UnsafeRuntimeRoleError).message).toMatch(`REVOKE TEMPORARY ON DATABASE "${database.name}" FROM PUBLIC`);
+    expect((refusal as UnsafeRuntimeRoleError).message).not.toMatch('DATABASE_RUNTIME_URL');
+
+    const tenant = await database.provisioner.createTenant({ slug: 'temporary', name: 'Temporary', strategy: 'schema', tier: 'free' });
+    await withClient(database.superuserUrl, (client) => client.query(`grant temporary on database "${database.name}" to ${tenantRoleName(tenant.id)}`));
+    try {
+      expect(await check(database.runtimeUrl)).toMatchObject({ reasons: [`can create temporary objects in database "${database.name}"`] });
+    } finally {
+      await withClient(database.superuserUrl, (client) => client.query(`revoke temporary on database "${database.name}" from ${tenantRoleName(tenant.id)}`));
+    }
+    expect(await check(database.runtimeUrl)).toBeUndefined();
   });
 
   test(`refuses a login that is not a member of ${RUNTIME_ROLE}`, async () => {

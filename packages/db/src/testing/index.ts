@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { inject } from 'vitest';
+import pg from 'pg';
+import { withClient } from '../connections.ts';
 import { cloneDatabase, databaseUrl, localDatabaseUrls } from '../local-database.ts';
 import { TenantProvisioner, type OwnerDatabase } from '../provisioning.ts';
 import { loadTenantBindingKey, type TenantBindingKey } from '../tenant-binding-key.ts';
@@ -45,8 +47,26 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+/**
+ * Runs `work` on a test database whose TEMPORARY privilege an operator gave back to PUBLIC: for
+ * tests of the defences that stand behind the revoke. A connection that made its temporary schema
+ * in the meantime keeps it afterwards.
+ */
+export async function withTemporaryObjectsAllowed<T>(database: Pick<TestDatabase, 'name' | 'superuserUrl'>, work: () => Promise<T>): Promise<T> {
+  const privilege = (verb: 'grant' | 'revoke') =>
+    withClient(database.superuserUrl, (client) =>
+      client.query(`${verb} temporary on database ${pg.escapeIdentifier(database.name)} ${verb === 'grant' ? 'to' : 'from'} public`),
+    );
+  await privilege('grant');
+  try {
+    return await work();
+  } finally {
+    await privilege('revoke');
+  }
+}
+
 export { startRoundTripProxy, type RoundTripProxy } from './round-trip-proxy.ts';
 export { freePort } from '../free-port.ts';
-export { withClient } from '../connections.ts';
+export { withClient };
 export { findPgBouncer, startPgBouncer, type PgBouncer, type PgBouncerOptions } from './pgbouncer.ts';
 export { startExtraCluster, superuserQuery, type ExtraCluster } from './extra-cluster.ts';
