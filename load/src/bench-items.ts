@@ -429,56 +429,74 @@ export async function memoryItem(cluster: BenchCluster, settings: BenchSettings)
   }
 }
 
+export type TelemetryVariant = 'off' | 'on' | 'sampled';
+
+/** The share of requests the `sampled` server traces: a production-like setting. */
+export const SAMPLED_TRACE_RATIO = 0.01;
+
 export interface TelemetryResult {
-  /** Traced server / untraced server, nested-read req/s: median over rounds, and every round's ratio. */
+  /** Traced server / server without an SDK, nested-read req/s: median over rounds, and every round's ratio. */
   ratio: { median: number; rounds: number[] };
-  off: { throughput: number; p99: number; cpuMsPerRequest: number };
-  on: { throughput: number; p99: number; cpuMsPerRequest: number };
-  /** What the traced server exported over the measured runs. */
-  exported: { requests: number; kilobytes: number };
+  /** The same for the server that traces `SAMPLED_TRACE_RATIO` of the requests. */
+  sampledRatio: { median: number; rounds: number[] };
+  sampledTraceRatio: number;
+  medians: Record<TelemetryVariant, { throughput: number; p99: number; cpuMsPerRequest: number }>;
+  /** What the traced servers exported over the measured runs. */
+  exported: Record<'on' | 'sampled', { requests: number; kilobytes: number }>;
 }
 
 /**
- * Item 8: what OpenTelemetry costs. Two servers side by side, the same but for telemetry: one
- * without an SDK (as with OTEL_SDK_DISABLED=true), one with the SDK as `npm start` starts it,
- * every request sampled, spans (HTTP, GraphQL, pool, SQL) and the pool metrics exported over
- * OTLP/HTTP to a local endpoint. Rounds alternate which server runs first.
+ * Item 8: what OpenTelemetry costs. Three servers side by side, the same but for telemetry: one
+ * without an SDK (as with OTEL_SDK_DISABLED=true); one with the SDK as `npm start` starts it, every
+ * request traced, spans (HTTP, GraphQL, pool, SQL) and the metrics exported over OTLP/HTTP to a
+ * local endpoint; one the same but tracing a sample of the requests
+ * (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`), as production would. Rounds rotate which
+ * server runs first.
  */
 export async function telemetryItem(cluster: BenchCluster, settings: BenchSettings): Promise<TelemetryResult> {
-  const sink = await startOtlpSink();
-  const servers = {
-    off: await startServerChild(serverConfig(cluster), { logFile: `${settings.logDir}/bench-telemetry-off-server.log` }),
-    on: await startServerChild(serverConfig(cluster, { telemetry: { otlpEndpoint: sink.url } }), {
-      logFile: `${settings.logDir}/bench-telemetry-on-server.log`,
-    }),
+  const sinks = { on: await startOtlpSink(), sampled: await startOtlpSink() };
+  const start = (variant: TelemetryVariant, telemetry: ServerProcessConfig['telemetry']) =>
+    startServerChild(serverConfig(cluster, telemetry ? { telemetry } : {}), { logFile: `${settings.logDir}/bench-telemetry-${variant}-server.log` });
+  const servers: Record<TelemetryVariant, ServerChild> = {
+    off: await start('off', undefined),
+    on: await start('on', { otlpEndpoint: sinks.on.url }),
+    sampled: await start('sampled', { otlpEndpoint: sinks.sampled.url, traceRatio: SAMPLED_TRACE_RATIO }),
   };
+  const variants = Object.keys(servers) as TelemetryVariant[];
   const tenants = cluster.tenants['bench-shared'];
-  const runs: Record<'off' | 'on', Omit<MeasuredRun, 'load'>[]> = { off: [], on: [] };
+  const runs: Record<TelemetryVariant, Omit<MeasuredRun, 'load'>[]> = { off: [], on: [], sampled: [] };
   try {
     for (const server of Object.values(servers)) await measuredRun(server, { tenants, lanes: steadyLanes(3, settings.connections) });
-    const exportedBefore = sink.received();
+    const exportedBefore = { on: sinks.on.received(), sampled: sinks.sampled.received() };
     for (let pass = 0; pass < settings.rounds; pass += 1) {
-      for (const variant of pass % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+      for (const variant of variants.map((_, i) => variants[(i + pass) % variants.length]!)) {
         const { load: _load, ...run } = await measuredRun(servers[variant], { tenants, lanes: steadyLanes(settings.seconds, settings.connections) });
         runs[variant].push(run);
         settings.log(`telemetry round ${pass + 1}/${settings.rounds} ${variant}: ${run.throughput} req/s, p99 ${run.latencyMs.p99} ms, ${run.cpuMsPerRequest} ms CPU/request`);
       }
     }
-    const exported = sink.received();
-    const rounds = runs.on.map((run, i) => round(run.throughput / runs.off[i]!.throughput, 3));
-    const medianOf = (variant: 'off' | 'on') => ({
+    const ratioTo = (variant: TelemetryVariant) => {
+      const rounds = runs[variant].map((run, i) => round(run.throughput / runs.off[i]!.throughput, 3));
+      return { median: median(rounds), rounds };
+    };
+    const medianOf = (variant: TelemetryVariant) => ({
       throughput: median(runs[variant].map((run) => run.throughput)),
       p99: median(runs[variant].map((run) => run.latencyMs.p99)),
       cpuMsPerRequest: median(runs[variant].map((run) => run.cpuMsPerRequest)),
     });
+    const exportedBy = (variant: 'on' | 'sampled') => {
+      const [before, after] = [exportedBefore[variant], sinks[variant].received()];
+      return { requests: after.requests - before.requests, kilobytes: Math.round((after.bytes - before.bytes) / 1024) };
+    };
     return {
-      ratio: { median: median(rounds), rounds },
-      off: medianOf('off'),
-      on: medianOf('on'),
-      exported: { requests: exported.requests - exportedBefore.requests, kilobytes: Math.round((exported.bytes - exportedBefore.bytes) / 1024) },
+      ratio: ratioTo('on'),
+      sampledRatio: ratioTo('sampled'),
+      sampledTraceRatio: SAMPLED_TRACE_RATIO,
+      medians: { off: medianOf('off'), on: medianOf('on'), sampled: medianOf('sampled') },
+      exported: { on: exportedBy('on'), sampled: exportedBy('sampled') },
     };
   } finally {
     await Promise.all(Object.values(servers).map((server) => server.close()));
-    await sink.close();
+    await Promise.all(Object.values(sinks).map((sink) => sink.close()));
   }
 }

@@ -9,7 +9,8 @@
  *   5. 2,000 schema and database tenants cycling under a 40-connection budget
  *   6. cold (evicted) database tenant vs warm
  *   7. RSS with 10,000 registered tenants, and per open tenant pool
- *   8. telemetry: nested-read throughput with OpenTelemetry exporting every span / without an SDK
+ *   8. telemetry: nested-read throughput with OpenTelemetry tracing every request, and a sample of
+ *      them, / without an SDK
  *
  * The servers run as child processes (server-process.ts), so that CPU and memory figures are the
  * server's own; the load generator (autocannon) and Postgres share the machine with them, as they
@@ -112,11 +113,12 @@ async function main(): Promise<void> {
     const cold = await coldTenantItem(cluster, settings);
     log('item 7: memory');
     const memory = await memoryItem(cluster, settings);
-    log('item 8: telemetry on / off');
+    log('item 8: telemetry off / every request traced / a sample traced');
     const telemetry = await telemetryItem(cluster, settings);
 
     const m = throughput.medians;
     const r = throughput.ratios;
+    const t = telemetry.medians;
     const range = (values: number[]) => `${Math.min(...values)}–${Math.max(...values)}`;
     const rt = roundTrips.perRequest;
     const rows: (string | number)[][] = [
@@ -145,7 +147,8 @@ async function main(): Promise<void> {
       ['6', 'evicted database tenant: first request vs warm (median ms)', `${cold.coldMs.median} vs ${cold.warmMs.median} (x${cold.ratio}, +${cold.extraMs} ms; ${cold.evictedConfirmed}/${cold.samples} evictions confirmed)`, ''],
       ['7', `RSS with ${memory.registeredTenants} registered tenants (fresh server, after GC)`, `${memory.rssMbWithTenants} MB (${memory.rssMbBefore} MB before); heap ${signed(memory.heapKbPerTenant)} KB per tenant`, ''],
       ['7', `per open database-tenant pool (${memory.openPools} pools, 1 connection each)`, `heap ${signed(memory.heapKbPerPool)} KB, RSS ${signed(memory.rssKbPerPool)} KB per pool`, ''],
-      ['8', 'telemetry: traced (every span exported over OTLP) / no SDK, shared nested-read req/s', `${telemetry.ratio.median} (rounds ${range(telemetry.ratio.rounds)}); ${telemetry.on.throughput} vs ${telemetry.off.throughput} req/s; CPU ms/request ${telemetry.on.cpuMsPerRequest} vs ${telemetry.off.cpuMsPerRequest}; ${telemetry.exported.kilobytes} KB in ${telemetry.exported.requests} exports`, ''],
+      ['8', 'telemetry: every request traced (all spans exported over OTLP) / no SDK, shared nested-read req/s', `${telemetry.ratio.median} (rounds ${range(telemetry.ratio.rounds)}); ${t.on.throughput} vs ${t.off.throughput} req/s; CPU ms/request ${t.on.cpuMsPerRequest} vs ${t.off.cpuMsPerRequest}; ${telemetry.exported.on.kilobytes} KB in ${telemetry.exported.on.requests} exports`, ''],
+      ['8', `telemetry: ${telemetry.sampledTraceRatio} of requests traced (parentbased_traceidratio), metrics exported / no SDK`, `${telemetry.sampledRatio.median} (rounds ${range(telemetry.sampledRatio.rounds)}); ${t.sampled.throughput} req/s; CPU ms/request ${t.sampled.cpuMsPerRequest}; ${telemetry.exported.sampled.kilobytes} KB in ${telemetry.exported.sampled.requests} exports`, ''],
     ];
     const table = textTable(rows);
     const seconds = (performance.now() - started) / 1000;

@@ -35,8 +35,11 @@ export interface ServerProcessConfig {
   tenancyOff?: { slugPrefix: string; schema: string };
   /** Send every connection, the shared pool's and database tenants' alike, through this local port (a round-trip counting proxy). */
   proxyPort?: number;
-  /** Start OpenTelemetry (as `npm start` does) and export every span and metric over OTLP/HTTP there. */
-  telemetry?: { otlpEndpoint: string };
+  /**
+   * Start OpenTelemetry (as `npm start` does) and export spans and metrics over OTLP/HTTP there:
+   * the spans of every request, or of `traceRatio` of them.
+   */
+  telemetry?: { otlpEndpoint: string; traceRatio?: number };
   logLevel: string;
 }
 
@@ -77,6 +80,10 @@ async function main(config: ServerProcessConfig): Promise<void> {
   if (config.telemetry) {
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = config.telemetry.otlpEndpoint;
     process.env.OTEL_METRICS_EXPORTER = 'otlp';
+    if (config.telemetry.traceRatio !== undefined) {
+      process.env.OTEL_TRACES_SAMPLER = 'parentbased_traceidratio';
+      process.env.OTEL_TRACES_SAMPLER_ARG = String(config.telemetry.traceRatio);
+    }
     // Through the API's own seam, so that a project made without telemetry keeps this runner.
     await startTelemetry(loadEnv(process.env));
   }
