@@ -432,7 +432,7 @@ export async function memoryItem(cluster: BenchCluster, settings: BenchSettings)
 export type TelemetryVariant = 'off' | 'on' | 'sampled';
 
 /** The share of requests the `sampled` server traces: a production-like setting. */
-export const SAMPLED_TRACE_RATIO = 0.01;
+const SAMPLED_TRACE_RATIO = 0.01;
 
 export interface TelemetryResult {
   /** Traced server / server without an SDK, nested-read req/s: median over rounds, and every round's ratio. */
