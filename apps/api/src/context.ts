@@ -63,7 +63,11 @@ export async function createApiContext(request: Request, deps: ContextDependenci
   await deps.rateLimiter?.take(tenant);
   const plan = deps.sessionPlan ? deps.sessionPlan(tenant) : sessionPlanFor(tenant, deps.bindingKey, deps.loginKey);
   const bound = deps.pools.openSession<TenantDatabase>(plan);
-  request.signal?.addEventListener('abort', () => void bound.session.abort(), { once: true });
+  // A client may go away while its tenant is resolved or its rate waited for: the event has fired
+  // by then, and a write of that request would still run, after a later request of the same client.
+  const abort = () => void bound.session.abort();
+  if (request.signal?.aborted) abort();
+  else request.signal?.addEventListener('abort', abort, { once: true });
   return {
     requestId,
     log: log.child({ tenant: tenant.slug }),

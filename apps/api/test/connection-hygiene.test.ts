@@ -82,3 +82,33 @@ describe('after a request of acme fails mid-transaction, globex gets a clean con
     await expectCleanHandOverTo(globex, 2);
   });
 });
+
+test("a write whose client went away while the tenant was being resolved never runs, even once the lookup returns", async () => {
+  // A tenant no request has resolved yet, so that its lookup reaches the control plane, where a
+  // lock holds it until the client has gone.
+  const initech = await provisionTenant(t.database.provisioner, 'initech', { projects: 1, tasksPerProject: 0, commentsPerTask: 0 });
+  const locker = new pg.Client({ connectionString: t.database.superuserUrl });
+  await locker.connect();
+  try {
+    await locker.query('begin');
+    await locker.query('lock table control.api_keys in access exclusive mode');
+    const aborter = new AbortController();
+    const pending = t.graphql(initech, 'mutation { createProject(name: "sent by a client that went away") { id } }', undefined, {
+      signal: aborter.signal,
+    });
+    const lookupWaits = async () =>
+      (await observer.query("select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%resolve_request%'")).rowCount;
+    await expect.poll(lookupWaits).toBe(1);
+    aborter.abort();
+    await expect(pending).rejects.toThrow();
+    await locker.query('commit');
+    await expect.poll(lookupWaits).toBe(0);
+    await expect.poll(() => t.pools.stats()[0]!.active).toBe(0);
+    // The lookup has returned; a write that escaped the abort would now take the connection.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  } finally {
+    await locker.end();
+  }
+  const projects = await t.graphql(initech, '{ projects(first: 10) { edges { node { name } } } }');
+  expect(projects.body.data?.projects.edges.map((edge: { node: { name: string } }) => edge.node.name)).toHaveLength(1);
+});
