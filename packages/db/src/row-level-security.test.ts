@@ -321,12 +321,8 @@ describe('assertSafeRuntimeRole', () => {
     expect((refusal as UnsafeRuntimeRoleError).message).not.toMatch('DATABASE_RUNTIME_URL');
 
     const tenant = await database.provisioner.createTenant({ slug: 'temporary', name: 'Temporary', strategy: 'schema', tier: 'free' });
-    await withClient(database.superuserUrl, (client) => client.query(`grant temporary on database "${database.name}" to ${tenantRoleName(tenant.id)}`));
-    try {
-      expect(await check(database.runtimeUrl)).toMatchObject({ reasons: [`can create temporary objects in database "${database.name}"`] });
-    } finally {
-      await withClient(database.superuserUrl, (client) => client.query(`revoke temporary on database "${database.name}" from ${tenantRoleName(tenant.id)}`));
-    }
+    const throughTenantRole = await withTemporaryObjectsAllowed(database, () => check(database.runtimeUrl), tenantRoleName(tenant.id));
+    expect(throughTenantRole).toMatchObject({ reasons: [`can create temporary objects in database "${database.name}"`] });
     expect(await check(database.runtimeUrl)).toBeUndefined();
   });
 

@@ -48,14 +48,19 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 /**
- * Runs `work` on a test database whose TEMPORARY privilege an operator gave back to PUBLIC: for
- * tests of the defences that stand behind the revoke. A connection that made its temporary schema
- * in the meantime keeps it afterwards.
+ * Runs `work` on a test database whose TEMPORARY privilege an operator gave back to PUBLIC, or to
+ * `role` alone: for tests of the defences that stand behind the revoke. A connection that made its
+ * temporary schema in the meantime keeps it afterwards.
  */
-export async function withTemporaryObjectsAllowed<T>(database: Pick<TestDatabase, 'name' | 'superuserUrl'>, work: () => Promise<T>): Promise<T> {
+export async function withTemporaryObjectsAllowed<T>(
+  database: Pick<TestDatabase, 'name' | 'superuserUrl'>,
+  work: () => Promise<T>,
+  role?: string,
+): Promise<T> {
+  const grantee = role === undefined ? 'public' : pg.escapeIdentifier(role);
   const privilege = (verb: 'grant' | 'revoke') =>
     withClient(database.superuserUrl, (client) =>
-      client.query(`${verb} temporary on database ${pg.escapeIdentifier(database.name)} ${verb === 'grant' ? 'to' : 'from'} public`),
+      client.query(`${verb} temporary on database ${pg.escapeIdentifier(database.name)} ${verb === 'grant' ? 'to' : 'from'} ${grantee}`),
     );
   await privilege('grant');
   try {
