@@ -101,7 +101,7 @@ async function main(config: ServerProcessConfig): Promise<void> {
   const loginKey = await loadTenantLoginKey(config.ownerUrl);
   const api = createApi({
     pools,
-    registry: new TenantRegistry(pools.unbound(), { ttlMs: config.registryTtlMs }),
+    registry: new TenantRegistry(pools.unbound(), bindingKey, { ttlMs: config.registryTtlMs }),
     logger,
     bindingKey,
     loginKey,

@@ -26,7 +26,7 @@ beforeAll(async () => {
   pools = new PoolManager({ connectionString: database.runtimeUrl, maxConnections: 4 });
   const api = createApi({
     pools,
-    registry: new TenantRegistry(pools.unbound(), { ttlMs: 5_000 }),
+    registry: new TenantRegistry(pools.unbound(), database.bindingKey, { ttlMs: 5_000 }),
     logger: pino({ level: 'silent' }),
     bindingKey: database.bindingKey,
     loginKey: database.loginKey,

@@ -65,12 +65,13 @@ export async function startServer(env: Env, logger: Logger): Promise<RunningServ
 
     const first = credentials[0];
     const jwt = jwtOptionsFromEnv(env);
+    // The one place the app reads its keys: as the owner, which the runtime login is not.
+    const bindingKey = await loadTenantBindingKey(postgres.ownerUrl);
     const api = createApi({
       pools,
-      registry: new TenantRegistry(pools.unbound(), { ttlMs: env.TENANT_CACHE_TTL_MS }),
+      registry: new TenantRegistry(pools.unbound(), bindingKey, { ttlMs: env.TENANT_CACHE_TTL_MS }),
       logger,
-      // The one place the app reads its keys: as the owner, which the runtime login is not.
-      bindingKey: await loadTenantBindingKey(postgres.ownerUrl),
+      bindingKey,
       loginKey: await loadTenantLoginKey(postgres.ownerUrl),
       provisioner,
       ...apiLimitsFromEnv(env),

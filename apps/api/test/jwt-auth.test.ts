@@ -174,7 +174,11 @@ describe('JWTs signed with a shared secret (HS256)', () => {
     await client.connect();
     try {
       await client.query(`set role ${tenantRoleName(initrode.id)}`);
-      const { rows } = await client.query('select tenant_slug, role, tenant_database_url from control.resolve_member($1, $2)', [initrode.slug, initrode.adminId]);
+      const { rows } = await client.query('select tenant_slug, role, tenant_database_url from control.resolve_member($1, $2, $3)', [
+        initrode.slug,
+        initrode.adminId,
+        t.database.bindingKey.memberLookupToken(initrode.slug, initrode.adminId),
+      ]);
       expect(rows).toEqual([{ tenant_slug: 'initrode', role: 'admin', tenant_database_url: null }]);
     } finally {
       await client.end();

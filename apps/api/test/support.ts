@@ -99,7 +99,7 @@ export async function createTestApi(
   });
   const api = createApi({
     pools,
-    registry: new TenantRegistry(pools.unbound(), { ttlMs: options.tenantCacheTtlMs ?? 0 }),
+    registry: new TenantRegistry(pools.unbound(), database.bindingKey, { ttlMs: options.tenantCacheTtlMs ?? 0 }),
     logger: pino({ level: 'silent' }),
     bindingKey: database.bindingKey,
     loginKey: database.loginKey,

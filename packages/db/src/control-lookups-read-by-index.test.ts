@@ -29,7 +29,11 @@ test('resolve_request and resolve_member find the tenant by slug and by id (any 
     const found: unknown[] = [];
     for (const reference of ['acme', acme.id, acme.id.toUpperCase(), 'nobody', '00000000-0000-4000-8000-000000000000']) {
       const byKey = await client.query('select tenant_id from control.resolve_request($1, $2)', [reference, acme.keyHash]);
-      const byMember = await client.query('select tenant_id from control.resolve_member($1, $2)', [reference, acme.adminId]);
+      const byMember = await client.query('select tenant_id from control.resolve_member($1, $2, $3)', [
+        reference,
+        acme.adminId,
+        database.bindingKey.memberLookupToken(reference, acme.adminId),
+      ]);
       found.push([reference, byKey.rows[0].tenant_id, byMember.rows[0].tenant_id]);
     }
     const { rows } = await client.query<{ seq_scan: string; idx_scan: string }>(

@@ -70,22 +70,51 @@ describe('resolve_request', () => {
 });
 
 describe('resolve_member', () => {
-  test("a user id that is no member of vault learns that vault exists, nothing more", async () => {
-    const [row] = await asRuntime(async (client) => (await client.query('select * from control.resolve_member($1, $2)', ['vault', acme.adminId])).rows);
-    expect(told(row)).toEqual({ tenant_found: true, user_id: acme.adminId });
+  /** The lookup as the app makes it, with a token signed for exactly this user and tenant reference. */
+  function resolveMember(tenantRef: string, userId: string, token = database.bindingKey.memberLookupToken(tenantRef, userId)) {
+    return asRuntime(async (client) => (await client.query('select * from control.resolve_member($1, $2, $3)', [tenantRef, userId, token])).rows[0]);
+  }
+
+  test('a user id that is no member of vault learns that vault exists, nothing more', async () => {
+    expect(told(await resolveMember('vault', acme.adminId))).toEqual({ tenant_found: true, user_id: acme.adminId });
   });
 
-  test("a member's id gets its tenant's record and role: a user id is no secret, and that is all it opens", async () => {
-    const [row] = await asRuntime(async (client) => (await client.query('select * from control.resolve_member($1, $2)', ['vault', vault.adminId])).rows);
+  test("a member's id, with the app's token, gets its tenant's record and role", async () => {
+    const row = await resolveMember('vault', vault.adminId);
     expect(row).toMatchObject({ tenant_found: true, tenant_id: vault.id, tenant_strategy: 'database', role: 'admin' });
     expect(row.tenant_database_url).not.toMatch(/:[^/@]*@/);
   });
 
   test('an unknown user learns nothing', async () => {
-    const [row] = await asRuntime(async (client) =>
-      (await client.query('select * from control.resolve_member($1, $2)', ['vault', '00000000-0000-4000-8000-000000000000'])).rows,
+    expect(told(await resolveMember('vault', '00000000-0000-4000-8000-000000000000'))).toEqual({});
+  });
+
+  test("a member's id without a token the app signed for that lookup learns nothing, not even that the user or tenant exists", async () => {
+    const key = database.bindingKey;
+    const signed = key.memberLookupToken('vault', vault.adminId);
+    const [keyId, expires, mac] = signed.split('.');
+    const forgeries: Record<string, string> = {
+      none: '',
+      garbage: 'not.a.token',
+      'another MAC': `${keyId}.${expires}.${'0'.repeat(64)}`,
+      'a later expiry under the same MAC': `${keyId}.${Number(expires) + 3600}.${mac}`,
+      'an unknown key id': `${Number(keyId) + 1}.${expires}.${mac}`,
+      expired: key.memberLookupToken('vault', vault.adminId, Date.now() - 120_000),
+      "another user's": key.memberLookupToken('vault', acme.adminId),
+      "another tenant's": key.memberLookupToken('acme', vault.adminId),
+      'the same tenant by its id': key.memberLookupToken(vault.id, vault.adminId),
+      "a transaction's binding token": key.token(vault.id, 'none'),
+    };
+    for (const [name, token] of Object.entries(forgeries)) {
+      expect(told(await resolveMember('vault', vault.adminId, token)), name).toEqual({});
+    }
+  });
+
+  test('the lookup that answered to a user id alone is gone', async () => {
+    const refused = await asRuntime((client) =>
+      client.query('select * from control.resolve_member($1, $2)', ['vault', vault.adminId]).catch((error: unknown) => error),
     );
-    expect(told(row)).toEqual({});
+    expect(refused).toMatchObject({ code: '42883' });
   });
 });
 
@@ -134,7 +163,7 @@ describe('the temporary schema cannot stand in for the owner\'s types', () => {
         await client.query(`create domain pg_temp.${type} as pg_catalog.${type} check (pg_temp.spy(value::pg_catalog.text))`);
       }
       await client.query('select * from control.resolve_request($1, $2)', [acme.id, acme.keyHash]);
-      await client.query('select * from control.resolve_member($1, $2)', [acme.id, acme.adminId]);
+      await client.query('select * from control.resolve_member($1, $2, $3)', [acme.id, acme.adminId, database.bindingKey.memberLookupToken(acme.id, acme.adminId)]);
       await client.query('select * from control.resolve_platform_key($1)', [acme.keyHash]);
       await client.query('select control.touch_api_key($1)', [acme.keyHash]);
       // The policies' binding check, under a well-formed token that it has to take apart.

@@ -46,8 +46,23 @@ export class TenantBindingKey {
    * `role` ('none' without SET ROLE): `<key id>.<expiry, Unix seconds>.<HMAC, hex>`.
    */
   token(tenantId: string, role: string, nowMs = Date.now()): string {
+    return this.#signed(nowMs, (expires) => `v1|${tenantId}|${role}|${this.id}|${expires}`);
+  }
+
+  /**
+   * What `control.resolve_member` asks for before it says anything of a user: proof that this app,
+   * having verified a JWT of `userId`, looks up that user's membership of `tenantRef`. A user id is
+   * no secret, so without it SQL injected into any request could read the record of every tenant
+   * whose members' ids it knew. Same form as `token`; the message is of another kind (`member-v1`),
+   * so neither passes for the other.
+   */
+  memberLookupToken(tenantRef: string, userId: string, nowMs = Date.now()): string {
+    return this.#signed(nowMs, (expires) => `member-v1|${this.id}|${expires}|${userId}|${tenantRef}`);
+  }
+
+  #signed(nowMs: number, message: (expires: number) => string): string {
     const expires = Math.floor(nowMs / 1000) + TENANT_TOKEN_LIFETIME_SECONDS;
-    return `${this.id}.${expires}.${this.#mac(`v1|${tenantId}|${role}|${this.id}|${expires}`).toString('hex')}`;
+    return `${this.id}.${expires}.${this.#mac(message(expires)).toString('hex')}`;
   }
 
   #mac(message: string): Buffer {

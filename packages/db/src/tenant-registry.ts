@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { MemberRole, TenantStatus, TenantStrategy } from './control-database.ts';
 import { hashApiKey } from './api-keys.ts';
+import type { TenantBindingKey } from './tenant-binding-key.ts';
 
 export interface TenantRecord {
   id: string;
@@ -72,10 +73,13 @@ interface ResolveMemberRow extends TenantColumns {
  */
 export class TenantRegistry {
   readonly #db: Kysely<unknown>;
+  readonly #bindingKey: TenantBindingKey;
   readonly #cache: LRUCache<string, RequestResolution> | undefined;
 
-  constructor(runtimeDb: Kysely<unknown>, options: TenantRegistryOptions = {}) {
+  /** `bindingKey` signs the member lookups (`resolveMember`): see `TenantBindingKey.memberLookupToken`. */
+  constructor(runtimeDb: Kysely<unknown>, bindingKey: TenantBindingKey, options: TenantRegistryOptions = {}) {
     this.#db = runtimeDb;
+    this.#bindingKey = bindingKey;
     const ttl = options.ttlMs ?? 5_000;
     // lru-cache reads a TTL of 0 as "never expires"; here it means "do not cache".
     this.#cache = ttl > 0 ? new LRUCache({ max: options.maxEntries ?? 10_000, ttl }) : undefined;
@@ -101,8 +105,11 @@ export class TenantRegistry {
     const cacheKey = `${tenantRef}\u0000@${userId}`;
     const cached = this.#cache?.get(cacheKey);
     if (cached) return cached;
+    // Signed as Postgres prints the uuid, which is how the function rebuilds the message.
+    const memberId = userId.toLowerCase();
+    const token = this.#bindingKey.memberLookupToken(tenantRef, memberId);
     const { rows } = await sql<ResolveMemberRow>`
-      select * from control.resolve_member(${tenantRef}, ${userId})`.execute(this.#db);
+      select * from control.resolve_member(${tenantRef}, ${memberId}, ${token})`.execute(this.#db);
     const row = rows[0];
     // As for keys, an unknown user learns nothing about tenants.
     const resolution: RequestResolution = !row?.user_id

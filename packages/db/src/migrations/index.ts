@@ -10,6 +10,7 @@ import * as apiKeyUse from './control/2026-11-30T14-00_api-key-use.ts';
 import * as credentialGatedLookups from './control/2026-12-01T09-00_credential-gated-lookups.ts';
 import * as noTemporaryObjects from './control/2026-12-03T09-00_no-temporary-objects.ts';
 import * as indexedTenantLookups from './control/2026-12-04T09-00_indexed-tenant-lookups.ts';
+import * as signedMemberLookups from './control/2026-12-04T10-00_signed-member-lookups.ts';
 import * as projectTracker from './tenant/2026-11-28T09-00_project-tracker.ts';
 import * as verifiedTenantBinding from './tenant/2026-11-29T09-00_verified-tenant-binding.ts';
 import * as bindingSearchesTempLast from './tenant/2026-12-01T09-00_binding-searches-temp-last.ts';
@@ -36,6 +37,7 @@ export const controlMigrations = staticProvider({
   '2026-12-01T09-00_credential-gated-lookups': credentialGatedLookups,
   '2026-12-03T09-00_no-temporary-objects': noTemporaryObjects,
   '2026-12-04T09-00_indexed-tenant-lookups': indexedTenantLookups,
+  '2026-12-04T10-00_signed-member-lookups': signedMemberLookups,
 });
 
 export const tenantMigrations = staticProvider({
