@@ -1,8 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sessionPlanFor, TENANT_SETTING, TENANT_TOKEN_SETTING, type NewTenant } from '@tenant-app/db';
-import { findPgBouncer } from '@tenant-app/db/testing';
-import { createTestApi, globalId, provisionTenant, type TestApi, type TestTenant } from './support.ts';
+import { findPgBouncer, startPgBouncer } from '@tenant-app/db/testing';
+import { PoolManager } from '@tenant-app/pool';
+import { sql } from 'kysely';
+import { createTestApi, globalId, PGBOUNCER_INI, provisionTenant, type TestApi, type TestTenant } from './support.ts';
 
 /**
  * The API behind a real PgBouncer in transaction mode, configured from deploy/pgbouncer/pgbouncer.ini
@@ -141,6 +143,32 @@ describe.skipIf(pgBouncerMissing)(
       expect(new Set(after.map((connection) => connection.pid))).toEqual(new Set(poisoned.map((connection) => connection.pid)));
       expect(after.map((connection) => connection.result)).toEqual(Array(SERVER_CONNECTIONS).fill({ tenant: '', path: '"$user", public' }));
     });
+
+    test('a control-plane statement runs where its session reset ran, whichever server connection PgBouncer hands out next', async () => {
+      // Key lookups run outside any tenant transaction. Round robin makes PgBouncer hand a client's
+      // every statement outside a transaction to another server connection, as a busy one does.
+      const bouncer = await startPgBouncer({
+        settingsFile: PGBOUNCER_INI,
+        databaseUrl: t.database.runtimeUrl,
+        poolSize: SERVER_CONNECTIONS,
+        serverRoundRobin: true,
+      });
+      const pools = new PoolManager({ connectionString: bouncer.url, maxConnections: 2, preparedStatements: false });
+      try {
+        // What SQL injected into a request can leave on its server connection: here a marker, in
+        // an attack a statement timeout of 1 ms that fails every key lookup there.
+        await onEveryServerConnection((client) => client.query("select set_config('app.left_behind', 'yes', false)"), bouncer.url);
+        const seen: string[] = [];
+        for (let lookup = 0; lookup < 2 * SERVER_CONNECTIONS; lookup += 1) {
+          const { rows } = await sql<{ left: string | null }>`select current_setting('app.left_behind', true) as left`.execute(pools.unbound());
+          seen.push(rows[0]!.left ?? '');
+        }
+        expect(seen).toEqual(Array(2 * SERVER_CONNECTIONS).fill(''));
+      } finally {
+        await pools.close();
+        await bouncer.stop();
+      }
+    });
   },
 );
 
@@ -205,8 +233,8 @@ async function requests(api: TestApi, count: number, concurrency: number) {
  * transactions stay open each holds its own server connection, so together they cover all of them.
  * Connects as the runtime login through PgBouncer, as the API does.
  */
-async function onEveryServerConnection<T>(work: (client: pg.Client, index: number) => Promise<T>) {
-  const clients = Array.from({ length: SERVER_CONNECTIONS }, () => new pg.Client({ connectionString: t.pgbouncer!.url }));
+async function onEveryServerConnection<T>(work: (client: pg.Client, index: number) => Promise<T>, pgbouncerUrl = t.pgbouncer!.url) {
+  const clients = Array.from({ length: SERVER_CONNECTIONS }, () => new pg.Client({ connectionString: pgbouncerUrl }));
   try {
     await Promise.all(clients.map((client) => client.connect()));
     const pids = await Promise.all(

@@ -1,12 +1,13 @@
-import { Kysely, PostgresAdapter, PostgresDialect, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
 import { ConnectionScheduler, type TenantLimits } from './connection-scheduler.ts';
+import { ControlPlaneDriver, type ControlPlaneCheckout } from './control-plane-driver.ts';
 import { hostOf, ManagedPool, type ConnectionSettings, type PoolTarget } from './managed-pool.ts';
 import type { HostStats, PoolStats, TenantPoolStats } from './pool-stats.ts';
 import { PoolTelemetry, type ObservedPool, type SessionLabels, type TracedCheckout } from './pool-telemetry.ts';
 import { SessionDriver } from './session-driver.ts';
-import { RESET_SESSION, TenantSession, type BindingStatement } from './tenant-session.ts';
+import { TenantSession, type BindingStatement } from './tenant-session.ts';
 
 export interface PoolManagerOptions {
   /** Connection string of the runtime login (never the owner) for the shared pool. */
@@ -173,11 +174,19 @@ export class PoolManager {
   }
 
   /**
-   * Statements that belong to no tenant (the control plane), each on its own short checkout of the
-   * shared pool, scheduled like any tenant's. Under Row-Level Security they see no tenant rows.
+   * Statements that belong to no tenant (the control plane), each in a transaction of its own on a
+   * short checkout of the shared pool (see `ControlPlaneDriver`), scheduled like any tenant's. Under
+   * Row-Level Security they see no tenant rows. It has no transactions of several statements.
    */
   unbound<DB>(): Kysely<DB> {
-    this.#unbound ??= new Kysely<unknown>({ dialect: new PostgresDialect({ pool: this.#controlPlanePool() }) });
+    this.#unbound ??= new Kysely<unknown>({
+      dialect: {
+        createAdapter: () => new PostgresAdapter(),
+        createDriver: () => new ControlPlaneDriver(() => this.#controlPlaneCheckout()),
+        createIntrospector: (db) => new PostgresIntrospector(db),
+        createQueryCompiler: () => new PostgresQueryCompiler(),
+      },
+    });
     return this.#unbound as Kysely<DB>;
   }
 
@@ -296,31 +305,19 @@ export class PoolManager {
     return stats;
   }
 
-  #controlPlanePool(): { connect(): Promise<pg.PoolClient>; end(): Promise<void> } {
+  async #controlPlaneCheckout(): Promise<ControlPlaneCheckout> {
     const limits = { maxConnections: this.#sharedTarget.maxConnections, maxQueue: 10_000 };
+    const pool = this.#poolFor(this.#sharedTarget);
+    const scheduler = this.#schedulerFor(pool.host);
+    const traced = this.#telemetry.checkout(CONTROL_PLANE, pool.name, pool.metricName, CONTROL_PLANE_LABELS);
+    const client = await scheduler.acquire(CONTROL_PLANE, pool, limits, traced);
     return {
-      connect: async () => {
-        const pool = this.#poolFor(this.#sharedTarget);
-        const scheduler = this.#schedulerFor(pool.host);
-        const traced = this.#telemetry.checkout(CONTROL_PLANE, pool.name, pool.metricName, CONTROL_PLANE_LABELS);
-        const client = await scheduler.acquire(CONTROL_PLANE, pool, limits, traced);
-        // The same reset as a tenant session's, pipelined with the statement that follows: a
-        // request's injected SQL may have left a session setting (a statement timeout of 1 ms) that
-        // would fail the key lookups on this connection. Its failure shows in that statement.
-        traced.within(() => client.query(RESET_SESSION)).catch(() => undefined);
-        const release = client.release;
-        let released = false;
-        client.release = (destroy?: Error | boolean) => {
-          if (released) return;
-          released = true;
-          client.release = release;
-          traced.released(Boolean(destroy));
-          scheduler.release(CONTROL_PLANE, pool, client, destroy ? new Error('discarded by the control plane') : undefined);
-        };
-        return client;
+      client,
+      send: (statement) => traced.within(statement),
+      release: (destroy) => {
+        traced.released(destroy !== undefined);
+        scheduler.release(CONTROL_PLANE, pool, client, destroy);
       },
-      // The pool outlives any Kysely instance built on it; `close` ends it.
-      end: async () => {},
     };
   }
 }

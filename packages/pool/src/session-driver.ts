@@ -60,15 +60,16 @@ class SessionConnection implements DatabaseConnection {
   constructor(readonly session: TenantSession) {}
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const { command, rowCount, rows } = await this.session.query(compiledQuery.sql, compiledQuery.parameters);
-    const affects = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
-    return {
-      rows: rows as R[],
-      ...(affects ? { numAffectedRows: BigInt(rowCount ?? 0) } : {}),
-    };
+    return queryResultOf(await this.session.query(compiledQuery.sql, compiledQuery.parameters));
   }
 
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('streaming is not supported inside a tenant session: page with limit/offset or keyset');
   }
+}
+
+/** A statement's outcome as Kysely reports it: rows, and the rows a write touched. */
+export function queryResultOf<R>({ command, rowCount, rows }: { command: string; rowCount: number | null; rows: unknown[] }): QueryResult<R> {
+  const affects = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
+  return { rows: rows as R[], ...(affects ? { numAffectedRows: BigInt(rowCount ?? 0) } : {}) };
 }

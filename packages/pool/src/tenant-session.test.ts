@@ -50,6 +50,29 @@ afterAll(async () => {
   await database.close();
 });
 
+describe('the control plane (unbound statements)', () => {
+  test('runs each statement after the session reset, in a transaction of its own, and one statement per text', async () => {
+    const pools = manager();
+    // SQL injected into a tenant's transaction leaves a session-level setting on the one connection.
+    const { db, session } = open(pools, 'acme');
+    await sql`select set_config('statement_timeout', '1', false), set_config('app.left_behind', 'yes', false)`.execute(db);
+    await session.commit();
+
+    // 10 ms asleep: under the leftover timeout of 1 ms the statement would be cancelled.
+    const { rows } = await sql<{ left: string | null }>`select current_setting('app.left_behind', true) as left, pg_sleep(0.01)`.execute(
+      pools.unbound(),
+    );
+    expect(rows).toEqual([{ left: '', pg_sleep: '' }]);
+
+    await expect(sql.raw(`select 1; insert into ${SHARED_SCHEMA}.projects (tenant_id, name) values ('${tenants.globex.id}', 'smuggled')`).execute(pools.unbound())).rejects.toThrow(/multiple commands/);
+    await expect(sql`select 1 / 0`.execute(pools.unbound())).rejects.toThrow(/division by zero/);
+    await expect(pools.unbound().transaction().execute(async () => undefined)).rejects.toThrow(/transaction of its own/);
+    expect((await sql<{ one: number }>`select 1 as one`.execute(pools.unbound())).rows).toEqual([{ one: 1 }]);
+    expect(await projectNames(open(pools, 'globex'))).not.toContain('smuggled');
+    expect(pools.stats()[0]).toMatchObject({ discarded: 0, active: 0, total: 1 });
+  });
+});
+
 describe('a tenant session', () => {
   test('sees only the rows of its own tenant', async () => {
     const pools = manager();

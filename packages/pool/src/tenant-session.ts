@@ -44,7 +44,7 @@ export const RESET_SESSION = 'reset all';
  * simple query, which runs any number of statements. `queryMode` is pg's (since 8.11); its types
  * do not have it yet.
  */
-function oneStatement(text: string, values: readonly unknown[], name?: string): pg.QueryConfig {
+export function oneStatement(text: string, values: readonly unknown[], name?: string): pg.QueryConfig {
   return { text, values: values as unknown[], queryMode: 'extended', ...(name ? { name } : {}) } as pg.QueryConfig;
 }
 

@@ -18,6 +18,12 @@ export interface PgBouncerOptions {
   databaseUrl: string;
   /** Server connections per database and login (`default_pool_size`). */
   poolSize: number;
+  /**
+   * Hand out the server connection idle longest (`server_round_robin = 1`) rather than the one used
+   * last. A quiet test otherwise puts a client's next statement where its previous one ran, which a
+   * busy PgBouncer does not. @default false
+   */
+  serverRoundRobin?: boolean;
 }
 
 export interface PgBouncer {
@@ -106,6 +112,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       'unix_socket_dir =',
       `auth_file = ${authFile}`,
       `default_pool_size = ${options.poolSize}`,
+      ...(options.serverRoundRobin ? ['server_round_robin = 1'] : []),
       `admin_users = ${admin.user}`,
     ].join('\n'),
   );
