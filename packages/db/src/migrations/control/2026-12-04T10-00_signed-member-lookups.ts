@@ -3,6 +3,13 @@ import { ACCESS_ROLE, BINDING_SCHEMA, RUNTIME_ROLE } from '../../roles.ts';
 
 const UUID_PATTERN = sql.lit('^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$');
 const SEARCH_PATH = sql.raw('set search_path = pg_catalog, pg_temp');
+/** What both versions return: the same columns, so the registry reads either. */
+const RETURNED_COLUMNS = sql.raw(`returns table (
+          tenant_found boolean,
+          tenant_id uuid, tenant_slug text, tenant_name text, tenant_status text,
+          tenant_strategy text, tenant_tier text, tenant_own_role boolean, tenant_database_url text,
+          user_id uuid, role text
+        )`);
 
 /**
  * `resolve_member` answered to a user id alone, and a user id is no secret: SQL injected into any
@@ -23,12 +30,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   const statements = [
     sql`drop function control.resolve_member(text, uuid)`,
     sql`create function control.resolve_member(tenant_ref text, member_id uuid, member_token text)
-        returns table (
-          tenant_found boolean,
-          tenant_id uuid, tenant_slug text, tenant_name text, tenant_status text,
-          tenant_strategy text, tenant_tier text, tenant_own_role boolean, tenant_database_url text,
-          user_id uuid, role text
-        )
+        ${RETURNED_COLUMNS}
         language plpgsql stable security definer ${SEARCH_PATH}
         as $fn$
         #variable_conflict use_column
@@ -67,12 +69,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   const statements = [
     sql`drop function control.resolve_member(text, uuid, text)`,
     sql`create function control.resolve_member(tenant_ref text, user_id uuid)
-        returns table (
-          tenant_found boolean,
-          tenant_id uuid, tenant_slug text, tenant_name text, tenant_status text,
-          tenant_strategy text, tenant_tier text, tenant_own_role boolean, tenant_database_url text,
-          user_id uuid, role text
-        )
+        ${RETURNED_COLUMNS}
         language sql stable security definer ${SEARCH_PATH}
         as $fn$
           select t.id is not null,
