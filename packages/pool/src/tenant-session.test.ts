@@ -235,8 +235,9 @@ describe('prepared statements', () => {
       await session.commit();
       expect(new Set(projects.map((project) => project.tenant_id))).toEqual(new Set([tenants[tenant].id]));
     }
-    // One text, prepared once, used by both tenants; the unprepared session adds nothing.
-    expect((await preparedOnConnection(pools)).fromProtocol).toBe(1);
+    // Two texts (the binding's and the query's), prepared once, used by both tenants; the
+    // unprepared session adds nothing.
+    expect((await preparedOnConnection(pools)).fromProtocol).toBe(2);
   });
 
   test('nothing is prepared when the pool manager turns them off, whatever the session asks', async () => {
@@ -266,6 +267,30 @@ describe('prepared statements', () => {
     const names = await projectNames(openPrepared(pools, 'globex'));
     expect(names).not.toContain('planted');
     expect(names).toHaveLength(2);
+  });
+
+  test('a binding statement that SQL replaced never runs: the check for statements prepared by SQL comes first', async () => {
+    const pools = manager();
+    await projectNames(openPrepared(pools, 'acme'));
+    const lockKey = 4242_4242;
+    // A session-level advisory lock outlives the rollback of the transaction that took it: proof
+    // that the replacement ran, whatever became of the transaction.
+    const injected = open(pools, 'acme');
+    const [binding] = (
+      await sql<{ name: string }>`select name from pg_prepared_statements where not from_sql and statement like 'select set_config(%'`.execute(injected.db)
+    ).rows;
+    await sql.raw(`deallocate "${binding!.name}"`).execute(injected.db);
+    await sql.raw(`prepare "${binding!.name}"(text, text, text, text) as select pg_advisory_lock(${lockKey}), $1, $2, $3, $4`).execute(injected.db);
+    await injected.session.commit();
+
+    const victim = openPrepared(pools, 'globex');
+    await expect(victim.db.selectFrom('projects').select('name').execute()).rejects.toThrow(/statements prepared by SQL on this connection/);
+    // Looked at while the victim still holds its connection: closing it would drop the lock.
+    const { rows } = await sql<{ held: number }>`select count(*)::int as held from pg_locks where locktype = 'advisory' and objid = ${lockKey}`.execute(
+      database.owner,
+    );
+    await victim.session.rollback();
+    expect(rows[0]!.held).toBe(0);
   });
 
   test('a statement of ours that SQL deallocated fails its query, and the connection is closed rather than failing every later one', async () => {

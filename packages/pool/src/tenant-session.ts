@@ -87,7 +87,7 @@ export class TenantSession {
   readonly #preparedStatements: boolean;
 
   /**
-   * With `preparedStatements`, queries are prepared on the connection under a name derived from
+   * With `preparedStatements`, queries and the binding are prepared on the connection under a name derived from
    * their text, and Postgres parses, rewrites and plans each once per connection instead of on
    * every execution; only for statement texts that every session of the pool shares.
    */
@@ -109,14 +109,7 @@ export class TenantSession {
     const client = await this.#open();
     if (this.#state !== 'open') throw new SessionClosedError(this.#state);
     this.statements += 1;
-    const name = this.#preparedStatements ? preparedName(text) : undefined;
-    const result = this.#connections.send(() => client.query(oneStatement(text, values, name)));
-    if (name) {
-      result.catch((error: unknown) => {
-        // pg believes the statement prepared and only binds it: every later use would fail too.
-        if ((error as { code?: unknown }).code === NO_SUCH_STATEMENT) this.#unfitBecause = error as Error;
-      });
-    }
+    const result = this.#send(client, text, values);
     // Report the binding's own error rather than the "transaction is aborted" that follows it; pg
     // may settle both from one read, the query's first.
     const [bound, outcome] = await Promise.allSettled([this.#bound, result]);
@@ -194,21 +187,34 @@ export class TenantSession {
       const begin = this.#connections.send(() => client.query('begin'));
       const reset = this.#connections.send(() => client.query(RESET_SESSION));
       const opening: Promise<unknown>[] = [begin, reset];
-      for (const statement of this.#binding) {
-        opening.push(this.#connections.send(() => client.query({ text: statement.text, values: statement.values as unknown[] })));
-      }
       if (this.#preparedStatements) {
+        // Ahead of the binding, which is itself prepared: a binding statement that SQL replaced
+        // must never run, not even in a transaction that then fails.
         this.statements += 1;
         const guard = this.#connections.send(() => client.query(PREPARED_BY_SQL_GUARD));
         guard.catch((error: unknown) => (this.#unfitBecause = error as Error));
         opening.push(guard);
       }
+      for (const statement of this.#binding) opening.push(this.#send(client, statement.text, statement.values));
       this.#bound = Promise.all(opening);
       // Errors surface through the first query; this keeps them from being reported as unhandled.
       this.#bound.catch(() => undefined);
       return client;
     });
     return this.#client;
+  }
+
+  /** Sends one statement, prepared under its name when the session prepares statements. */
+  #send(client: pg.PoolClient, text: string, values: readonly unknown[]): Promise<pg.QueryResult> {
+    const name = this.#preparedStatements ? preparedName(text) : undefined;
+    const result = this.#connections.send(() => client.query(oneStatement(text, values, name)));
+    if (name) {
+      result.catch((error: unknown) => {
+        // pg believes the statement prepared and only binds it: every later use would fail too.
+        if ((error as { code?: unknown }).code === NO_SUCH_STATEMENT) this.#unfitBecause = error as Error;
+      });
+    }
+    return result;
   }
 
   #release(client: pg.PoolClient, destroyBecause: Error | undefined): void {
