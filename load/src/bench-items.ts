@@ -2,7 +2,7 @@
  * The measurements of `npm run bench`, one function per item of the benchmark (see bench.ts).
  */
 import { startRoundTripProxy } from '@tenant-app/db/testing';
-import { latenciesOf, measuredRun, NESTED_READ_ONLY, timedRequest, type MeasuredRun } from './bench-runs.ts';
+import { latenciesOf, measuredRun, mirroredRounds, NESTED_READ_ONLY, roundRatios, timedRequest, type RunSummary } from './bench-runs.ts';
 import type { BenchCluster } from './bench-cluster.ts';
 import { generateLoad } from './load-generator.ts';
 import { steadyLanes } from './load-plan.ts';
@@ -15,9 +15,9 @@ import { startOtlpSink } from './otlp-sink.ts';
 import { median, percentile, round, summarize } from './stats.ts';
 
 export interface BenchSettings {
-  /** A/B rounds: each variant runs once per round, in a rotating order. */
+  /** A/B rounds (`mirroredRounds`). */
   rounds: number;
-  /** Length of one measured run. */
+  /** A variant's measured time in an A/B round; the noisy neighbour's window. */
   seconds: number;
   /** Requests in flight in the closed-model runs. */
   connections: number;
@@ -48,58 +48,58 @@ function variantTenants(cluster: BenchCluster, variant: Variant): SeededTenant[]
 }
 
 export interface ThroughputResult {
-  /** Per variant, one entry per round. */
-  runs: Record<Variant, Omit<MeasuredRun, 'load'>[]>;
+  /** Per variant, each round's two runs. */
+  runs: Record<Variant, [RunSummary, RunSummary][]>;
   /** Median over rounds of the per-round ratio, and every round's ratio. */
   ratios: Record<'sharedVsOff' | 'schemaVsShared' | 'databaseVsShared', { median: number; rounds: number[] }>;
+  /** Medians over every run of the variant. */
   medians: Record<Variant, { throughput: number; p99: number; cpuMsPerRequest: number; postgresCpuMsPerRequest: number }>;
 }
 
 /**
  * Items 1–3 (CPU): the nested read at full speed (closed model) on each variant, ten tenants each,
- * on one server process. Every variant is warmed up first; then each round runs every variant once,
- * the order rotating between rounds so that no variant always runs first or last on a machine whose
- * load drifts. Ratios are taken within a round, then the median over rounds.
+ * on one server process. Every variant is warmed up first; then the variants run side by side in
+ * mirrored rounds (`mirroredRounds`), and a ratio is taken within each round, then the median over
+ * rounds.
  */
 export async function throughputItems(server: ServerChild, cluster: BenchCluster, settings: BenchSettings): Promise<ThroughputResult> {
   for (const variant of VARIANTS) {
     settings.log(`warming up ${variant}`);
     await measuredRun(server, { tenants: variantTenants(cluster, variant), lanes: steadyLanes(3, settings.connections) });
   }
-  const runs = { off: [], shared: [], schema: [], database: [] } as ThroughputResult['runs'];
-  for (let pass = 0; pass < settings.rounds; pass += 1) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + pass) % VARIANTS.length]!);
-    for (const variant of order) {
+  const runs = await mirroredRounds(
+    VARIANTS,
+    settings.rounds,
+    async (variant, seconds) => {
       const { load: _load, ...run } = await measuredRun(server, {
         tenants: variantTenants(cluster, variant),
-        lanes: steadyLanes(settings.seconds, settings.connections),
+        lanes: steadyLanes(seconds, settings.connections),
         postgresDataDir: cluster.postgres.dataDir,
       });
-      runs[variant].push(run);
-      settings.log(
-        `round ${pass + 1}/${settings.rounds} ${variant}: ${run.throughput} req/s, p99 ${run.latencyMs.p99} ms, ` +
-          `CPU ms/request ${run.cpuMsPerRequest} server, ${run.postgresCpuMsPerRequest} Postgres, ${run.errors} errors`,
-      );
-    }
-  }
-  const ratio = (a: Variant, b: Variant) => {
-    const rounds = runs[a].map((run, i) => round(run.throughput / runs[b][i]!.throughput, 3));
-    return { median: median(rounds), rounds };
-  };
+      return run;
+    },
+    settings.seconds,
+    settings.log,
+  );
+  const medianOf = (variant: Variant, figure: (run: RunSummary) => number) => median(runs[variant].flat().map(figure));
   const medians = Object.fromEntries(
     VARIANTS.map((variant) => [
       variant,
       {
-        throughput: median(runs[variant].map((run) => run.throughput)),
-        p99: median(runs[variant].map((run) => run.latencyMs.p99)),
-        cpuMsPerRequest: median(runs[variant].map((run) => run.cpuMsPerRequest)),
-        postgresCpuMsPerRequest: median(runs[variant].map((run) => run.postgresCpuMsPerRequest ?? 0)),
+        throughput: medianOf(variant, (run) => run.throughput),
+        p99: medianOf(variant, (run) => run.latencyMs.p99),
+        cpuMsPerRequest: medianOf(variant, (run) => run.cpuMsPerRequest),
+        postgresCpuMsPerRequest: medianOf(variant, (run) => run.postgresCpuMsPerRequest ?? 0),
       },
     ]),
   ) as ThroughputResult['medians'];
   return {
     runs,
-    ratios: { sharedVsOff: ratio('shared', 'off'), schemaVsShared: ratio('schema', 'shared'), databaseVsShared: ratio('database', 'shared') },
+    ratios: {
+      sharedVsOff: roundRatios(runs.shared, runs.off),
+      schemaVsShared: roundRatios(runs.schema, runs.shared),
+      databaseVsShared: roundRatios(runs.database, runs.shared),
+    },
     medians,
   };
 }
@@ -450,8 +450,8 @@ export interface TelemetryResult {
  * without an SDK (as with OTEL_SDK_DISABLED=true); one with the SDK as `npm start` starts it, every
  * request traced, spans (HTTP, GraphQL, pool, SQL) and the metrics exported over OTLP/HTTP to a
  * local endpoint; one the same but tracing a sample of the requests
- * (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`), as production would. Rounds rotate which
- * server runs first.
+ * (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`), as production would. The servers take turns in
+ * mirrored rounds (`mirroredRounds`).
  */
 export async function telemetryItem(cluster: BenchCluster, settings: BenchSettings): Promise<TelemetryResult> {
   const sinks = { on: await startOtlpSink(), sampled: await startOtlpSink() };
@@ -464,33 +464,31 @@ export async function telemetryItem(cluster: BenchCluster, settings: BenchSettin
   };
   const variants = Object.keys(servers) as TelemetryVariant[];
   const tenants = cluster.tenants['bench-shared'];
-  const runs: Record<TelemetryVariant, Omit<MeasuredRun, 'load'>[]> = { off: [], on: [], sampled: [] };
   try {
     for (const server of Object.values(servers)) await measuredRun(server, { tenants, lanes: steadyLanes(3, settings.connections) });
     const exportedBefore = { on: sinks.on.received(), sampled: sinks.sampled.received() };
-    for (let pass = 0; pass < settings.rounds; pass += 1) {
-      for (const variant of variants.map((_, i) => variants[(i + pass) % variants.length]!)) {
-        const { load: _load, ...run } = await measuredRun(servers[variant], { tenants, lanes: steadyLanes(settings.seconds, settings.connections) });
-        runs[variant].push(run);
-        settings.log(`telemetry round ${pass + 1}/${settings.rounds} ${variant}: ${run.throughput} req/s, p99 ${run.latencyMs.p99} ms, ${run.cpuMsPerRequest} ms CPU/request`);
-      }
-    }
-    const ratioTo = (variant: TelemetryVariant) => {
-      const rounds = runs[variant].map((run, i) => round(run.throughput / runs.off[i]!.throughput, 3));
-      return { median: median(rounds), rounds };
-    };
+    const runs = await mirroredRounds(
+      variants,
+      settings.rounds,
+      async (variant, seconds) => {
+        const { load: _load, ...run } = await measuredRun(servers[variant], { tenants, lanes: steadyLanes(seconds, settings.connections) });
+        return run;
+      },
+      settings.seconds,
+      (line) => settings.log(`telemetry ${line}`),
+    );
     const medianOf = (variant: TelemetryVariant) => ({
-      throughput: median(runs[variant].map((run) => run.throughput)),
-      p99: median(runs[variant].map((run) => run.latencyMs.p99)),
-      cpuMsPerRequest: median(runs[variant].map((run) => run.cpuMsPerRequest)),
+      throughput: median(runs[variant].flat().map((run) => run.throughput)),
+      p99: median(runs[variant].flat().map((run) => run.latencyMs.p99)),
+      cpuMsPerRequest: median(runs[variant].flat().map((run) => run.cpuMsPerRequest)),
     });
     const exportedBy = (variant: 'on' | 'sampled') => {
       const [before, after] = [exportedBefore[variant], sinks[variant].received()];
       return { requests: after.requests - before.requests, kilobytes: Math.round((after.bytes - before.bytes) / 1024) };
     };
     return {
-      ratio: ratioTo('on'),
-      sampledRatio: ratioTo('sampled'),
+      ratio: roundRatios(runs.on, runs.off),
+      sampledRatio: roundRatios(runs.sampled, runs.off),
       sampledTraceRatio: SAMPLED_TRACE_RATIO,
       medians: { off: medianOf('off'), on: medianOf('on'), sampled: medianOf('sampled') },
       exported: { on: exportedBy('on'), sampled: exportedBy('sampled') },

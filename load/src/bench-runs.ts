@@ -4,7 +4,7 @@ import type { LoadTenant } from './operations.ts';
 import { postgresCpuMs } from './postgres-cpu.ts';
 import type { OperationName } from './profile.ts';
 import type { ServerChild } from './server-child.ts';
-import { round, summarize, type LatencySummary } from './stats.ts';
+import { median, round, summarize, type LatencySummary } from './stats.ts';
 
 export const NESTED_READ_ONLY: Record<OperationName, number> = { nestedRead: 1, list: 0, mutation: 0 };
 
@@ -61,6 +61,48 @@ export async function measuredRun(
       : {}),
     load,
   };
+}
+
+/** A run as the benchmark keeps it: without its raw samples. */
+export type RunSummary = Omit<MeasuredRun, 'load'>;
+
+/**
+ * The rounds of a side-by-side comparison, arranged so that a drift of the machine's speed in the
+ * course of a round cannot favour one variant: each round runs every variant twice, in an order and
+ * then in its mirror image (a b c c b a), so that the runs of every variant are centred on the
+ * middle of the round and a background load that rises or falls over the round weighs on each
+ * alike. The order rotates from round to round, so that no variant always sits at the edges. Each
+ * run lasts half of `seconds`. Returns, per variant, each round's two runs.
+ */
+export async function mirroredRounds<V extends string>(
+  variants: readonly V[],
+  rounds: number,
+  run: (variant: V, seconds: number) => Promise<RunSummary>,
+  seconds: number,
+  log: (line: string) => void,
+): Promise<Record<V, [RunSummary, RunSummary][]>> {
+  const runs = Object.fromEntries(variants.map((variant) => [variant, [] as RunSummary[]])) as Record<V, RunSummary[]>;
+  for (let round = 0; round < rounds; round += 1) {
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+    for (const variant of [...order, ...[...order].reverse()]) {
+      const result = await run(variant, seconds / 2);
+      runs[variant].push(result);
+      log(
+        `round ${round + 1}/${rounds} ${variant}: ${result.throughput} req/s, p99 ${result.latencyMs.p99} ms, ` +
+          `CPU ms/request ${result.cpuMsPerRequest} server${result.postgresCpuMsPerRequest === undefined ? '' : `, ${result.postgresCpuMsPerRequest} Postgres`}, ${result.errors} errors`,
+      );
+    }
+  }
+  return Object.fromEntries(
+    variants.map((variant) => [variant, Array.from({ length: rounds }, (_, round) => [runs[variant][2 * round]!, runs[variant][2 * round + 1]!])]),
+  ) as Record<V, [RunSummary, RunSummary][]>;
+}
+
+/** Per round, the throughput of `a` / that of `b`, each the mean of its two runs in the round; and their median. */
+export function roundRatios(a: readonly [RunSummary, RunSummary][], b: readonly [RunSummary, RunSummary][]): { median: number; rounds: number[] } {
+  const throughput = ([first, second]: readonly [RunSummary, RunSummary]) => first.throughput + second.throughput;
+  const rounds = a.map((pair, i) => round(throughput(pair) / throughput(b[i]!), 3));
+  return { median: round(median(rounds), 3), rounds };
 }
 
 /** Latencies of the answered requests whose tenant index passes `keep`. */

@@ -39,7 +39,8 @@ import { textTable } from './text-table.ts';
 
 const HELP = `Usage: npm run bench -- [options]
   --rounds <n>        A/B rounds of the throughput items, and half the noisy neighbour's pairs (default 5)
-  --seconds <n>       length of one measured run (default 6)
+  --seconds <n>       a variant's measured time per A/B round, in two runs (default 6), and the
+                      noisy neighbour's window
   --connections <n>   requests in flight in the full-speed runs (default 16)
   --many <n>          schema and database tenants of item 5 (default 2000)
   --fresh             make the benchmark's Postgres cluster again (it is kept between runs in
