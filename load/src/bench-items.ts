@@ -81,7 +81,7 @@ export async function throughputItems(server: ServerChild, cluster: BenchCluster
     settings.seconds,
     settings.log,
   );
-  const medianOf = (variant: Variant, figure: (run: RunSummary) => number) => median(runs[variant].flat().map(figure));
+  const medianOf = (variant: Variant, figure: (run: RunSummary) => number) => round(median(runs[variant].flat().map(figure)), 3);
   const medians = Object.fromEntries(
     VARIANTS.map((variant) => [
       variant,
@@ -477,11 +477,10 @@ export async function telemetryItem(cluster: BenchCluster, settings: BenchSettin
       settings.seconds,
       (line) => settings.log(`telemetry ${line}`),
     );
-    const medianOf = (variant: TelemetryVariant) => ({
-      throughput: median(runs[variant].flat().map((run) => run.throughput)),
-      p99: median(runs[variant].flat().map((run) => run.latencyMs.p99)),
-      cpuMsPerRequest: median(runs[variant].flat().map((run) => run.cpuMsPerRequest)),
-    });
+    const medianOf = (variant: TelemetryVariant) => {
+      const of = (figure: (run: RunSummary) => number) => round(median(runs[variant].flat().map(figure)), 3);
+      return { throughput: of((run) => run.throughput), p99: of((run) => run.latencyMs.p99), cpuMsPerRequest: of((run) => run.cpuMsPerRequest) };
+    };
     const exportedBy = (variant: 'on' | 'sampled') => {
       const [before, after] = [exportedBefore[variant], sinks[variant].received()];
       return { requests: after.requests - before.requests, kilobytes: Math.round((after.bytes - before.bytes) / 1024) };
