@@ -87,9 +87,9 @@ export class TenantSession {
   readonly #preparedStatements: boolean;
 
   /**
-   * With `preparedStatements`, queries and the binding are prepared on the connection under a name derived from
-   * their text, and Postgres parses, rewrites and plans each once per connection instead of on
-   * every execution; only for statement texts that every session of the pool shares.
+   * With `preparedStatements`, queries and the binding are prepared on the connection under a name
+   * derived from their text, and Postgres parses, rewrites and plans each once per connection
+   * instead of on every execution; only for statement texts that every session of the pool shares.
    */
   constructor(connections: SessionConnections, binding: readonly BindingStatement[], { preparedStatements = false } = {}) {
     this.#connections = connections;
