@@ -151,7 +151,7 @@ export async function roundTripItem(cluster: BenchCluster, settings: BenchSettin
 export interface NoisyResult {
   quietRatePerTenant: number;
   noisyRate: number;
-  /** The load with the noisy tenant as a share of the capacity measured in item 1 (aimed at 0.5; rates are whole numbers). */
+  /** The load with the noisy tenant as a share of the capacity measured in item 1 (aimed at 0.5). */
   offeredShareOfCapacity: number;
   /** Seconds of each window; the noisy tenant is off, then on, `pairs` times. */
   windowSeconds: number;
@@ -175,9 +175,9 @@ const WINDOW_MARGIN_SECONDS = 1;
 
 /**
  * Item 4: nine quiet shared tenants at a steady rate throughout; a tenth tenant sends ten times a
- * quiet tenant's rate in every other window (off, on, off, on, …). Comparing windows that alternate
- * every few seconds, rather than whole runs one after the other, keeps a change in the machine's
- * background load from passing for the neighbour's effect. The ratio is the median over pairs of
+ * quiet tenant's rate (to within a request per second) in every other window (off, on, off, on,
+ * …). Comparing windows that alternate every few seconds, rather than whole runs one after the
+ * other, keeps a change in the machine's background load from passing for the neighbour's effect. The ratio is the median over pairs of
  * windows: a p99 is made of a handful of requests, and on a shared machine one stall of a few
  * hundred milliseconds in one window decided the pooled figure: four runs of the same code, 8 pairs
  * each, gave pooled ratios of 0.28, 1.97, 0.41 and 1.21, and pair medians of 1.37, 1.39, 1.18 and
@@ -193,14 +193,18 @@ export async function noisyNeighbourItem(
   settings: BenchSettings,
 ): Promise<NoisyResult> {
   const [noisy, ...quiet] = cluster.tenants['bench-shared'];
-  const quietRate = Math.max(1, Math.round((0.5 * capacity) / 19));
+  // Whole requests per second for the nine quiet tenants together and for the noisy one, not per
+  // quiet tenant: a quiet tenant's rate rounded to a whole number and multiplied by 19 put the
+  // offered load anywhere between 0.44 and 0.55 of capacity, and this item moves with it.
+  const quietRate = Math.max(1, Math.round((0.5 * capacity * 9) / 19));
+  const noisyRate = Math.max(1, Math.round((0.5 * capacity * 10) / 19));
   const window = settings.seconds;
   const pairs = 2 * settings.rounds;
   const noisyLanes = Array.from({ length: pairs }, (_, pair) =>
-    steadyLanes(window, 32, 10 * quietRate).map((lane) => ({ ...lane, start: lane.start + (2 * pair + 1) * window })),
+    steadyLanes(window, 32, noisyRate).map((lane) => ({ ...lane, start: lane.start + (2 * pair + 1) * window })),
   ).flat();
   const [quietLoad, noisyLoad] = await Promise.all([
-    generateLoad({ origin: server.origin, tenants: quiet, operations: NESTED_READ_ONLY, lanes: steadyLanes(2 * window * pairs, 32, 9 * quietRate) }),
+    generateLoad({ origin: server.origin, tenants: quiet, operations: NESTED_READ_ONLY, lanes: steadyLanes(2 * window * pairs, 32, quietRate) }),
     generateLoad({ origin: server.origin, tenants: [noisy!], operations: NESTED_READ_ONLY, lanes: noisyLanes }),
   ]);
   const without: number[][] = Array.from({ length: pairs }, () => []);
@@ -226,9 +230,9 @@ export async function noisyNeighbourItem(
   }
   const noisyLatencies = latenciesOf(noisyLoad, () => true);
   const result = {
-    quietRatePerTenant: quietRate,
-    noisyRate: 10 * quietRate,
-    offeredShareOfCapacity: round((19 * quietRate) / capacity, 2),
+    quietRatePerTenant: round(quietRate / quiet.length, 2),
+    noisyRate,
+    offeredShareOfCapacity: round((quietRate + noisyRate) / capacity, 2),
     windowSeconds: window,
     pairs,
     quietWithout: { p50: quietWithout.p50, p99: quietWithout.p99 },
