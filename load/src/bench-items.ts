@@ -70,14 +70,12 @@ export async function throughputItems(server: ServerChild, cluster: BenchCluster
   const runs = await mirroredRounds(
     VARIANTS,
     settings.rounds,
-    async (variant, seconds) => {
-      const { load: _load, ...run } = await measuredRun(server, {
+    (variant, seconds) =>
+      measuredRun(server, {
         tenants: variantTenants(cluster, variant),
         lanes: steadyLanes(seconds, settings.connections),
         postgresDataDir: cluster.postgres.dataDir,
-      });
-      return run;
-    },
+      }),
     settings.seconds,
     settings.log,
   );
@@ -474,10 +472,7 @@ export async function telemetryItem(cluster: BenchCluster, settings: BenchSettin
     const runs = await mirroredRounds(
       variants,
       settings.rounds,
-      async (variant, seconds) => {
-        const { load: _load, ...run } = await measuredRun(servers[variant], { tenants, lanes: steadyLanes(seconds, settings.connections) });
-        return run;
-      },
+      (variant, seconds) => measuredRun(servers[variant], { tenants, lanes: steadyLanes(seconds, settings.connections) }),
       settings.seconds,
       (line) => settings.log(`telemetry ${line}`),
     );

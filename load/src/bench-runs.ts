@@ -72,12 +72,12 @@ export type RunSummary = Omit<MeasuredRun, 'load'>;
  * then in its mirror image (a b c c b a), so that the runs of every variant are centred on the
  * middle of the round and a background load that rises or falls over the round weighs on each
  * alike. The order rotates from round to round, so that no variant always sits at the edges. Each
- * run lasts half of `seconds`. Returns, per variant, each round's two runs.
+ * run lasts half of `seconds`. Returns, per variant, each round's two runs, without their samples.
  */
 export async function mirroredRounds<V extends string>(
   variants: readonly V[],
   rounds: number,
-  run: (variant: V, seconds: number) => Promise<RunSummary>,
+  run: (variant: V, seconds: number) => Promise<MeasuredRun>,
   seconds: number,
   log: (line: string) => void,
 ): Promise<Record<V, [RunSummary, RunSummary][]>> {
@@ -85,7 +85,7 @@ export async function mirroredRounds<V extends string>(
   for (let round = 0; round < rounds; round += 1) {
     const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
     for (const variant of [...order, ...[...order].reverse()]) {
-      const result = await run(variant, seconds / 2);
+      const { load: _load, ...result } = await run(variant, seconds / 2);
       runs[variant].push(result);
       log(
         `round ${round + 1}/${rounds} ${variant}: ${result.throughput} req/s, p99 ${result.latencyMs.p99} ms, ` +
