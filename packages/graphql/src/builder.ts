@@ -32,12 +32,6 @@ export const builder = new SchemaBuilder<{
     unauthorizedError: () => errors.forbidden(),
   },
   relay: {
-    // Every type is guarded by a scope, the generated ones too: a field reachable some other way
-    // than through Query and Mutation (a future root field, a node) is never open by accident.
-    pageInfoTypeOptions: { authScopes: { member: true } },
-    defaultConnectionTypeOptions: { authScopes: { member: true } },
-    defaultEdgeTypeOptions: { authScopes: { member: true } },
-    nodeTypeOptions: { authScopes: { member: true } },
     // A list argument is bounded like a page: each id may cost a row read.
     nodesQueryOptions: {
       resolve: (_root, args, _ctx, _info, resolveNodes) => {
@@ -51,5 +45,11 @@ export const builder = new SchemaBuilder<{
   },
 });
 
+// Every operation starts at a root field, so the roots' scope guards every field below them. Below
+// the roots, only scopes that narrow it (admin) are declared: a type's scopes run again on each of
+// its fields for every object returned, and `member` on every type cost the nested read 7–10% of
+// its throughput for a check the root had already made (load/README.md, "Scopes below the roots").
+// Pothos's `runScopesOnType`, which would run them once per object, relies on `isTypeOf`, which
+// graphql-jit calls without the context and does not await: it must stay off.
 builder.queryType({ authScopes: { member: true } });
 builder.mutationType({ authScopes: { member: true } });

@@ -13,7 +13,6 @@ const commentById = defineLoader<string, CommentRow | null>(async (db, ids) =>
 );
 
 const CommentRef = builder.node(builder.objectRef<CommentRow>('Comment'), {
-  authScopes: { member: true },
   id: { resolve: (comment) => comment.id },
   loadMany: (ids, ctx) => loadNodes(commentById(ctx), ids),
   fields: (t) => ({

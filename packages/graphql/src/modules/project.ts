@@ -11,7 +11,6 @@ export const projectById = defineLoader<string, ProjectRow | null>(async (db, id
 );
 
 export const ProjectRef = builder.node(builder.objectRef<ProjectRow>('Project'), {
-  authScopes: { member: true },
   id: { resolve: (project) => project.id },
   loadMany: (ids, ctx) => loadNodes(projectById(ctx), ids),
   fields: (t) => ({

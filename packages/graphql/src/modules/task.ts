@@ -28,7 +28,6 @@ const TaskStatusEnum = builder.enumType('TaskStatus', {
 });
 
 export const TaskRef = builder.node(builder.objectRef<TaskRow>('Task'), {
-  authScopes: { member: true },
   id: { resolve: (task) => task.id },
   loadMany: (ids, ctx) => loadNodes(taskById(ctx), ids),
   fields: (t) => ({

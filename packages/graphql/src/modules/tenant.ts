@@ -4,7 +4,6 @@ import { errors } from '../errors.ts';
 import { UserRef, userById } from './user.ts';
 
 const TenantRef = builder.objectRef<GraphQLContext['tenant']>('Tenant').implement({
-  authScopes: { member: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     slug: t.exposeString('slug'),

@@ -7,7 +7,6 @@ export const userById = defineLoader<string, UserRow | null>(async (db, ids) =>
 );
 
 export const UserRef = builder.node(builder.objectRef<UserRow>('User'), {
-  authScopes: { member: true },
   id: { resolve: (user) => user.id },
   loadMany: (ids, ctx) => loadNodes(userById(ctx), ids),
   fields: (t) => ({

@@ -5,7 +5,6 @@ import { platformBuilder as builder } from './builder.ts';
 
 const PlatformApiKey = builder.objectRef<ApiKeySummary>('PlatformApiKey').implement({
   description: "A tenant's API key: never the key or its hash, which are not kept or not shown.",
-  authScopes: { platform: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     prefix: t.exposeString('prefix'),

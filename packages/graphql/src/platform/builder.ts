@@ -20,5 +20,7 @@ export const platformBuilder = new SchemaBuilder<{
   },
 });
 
+// Every operation starts at a root field, so the roots' scope guards every field below them (as in
+// the tenant API: ../builder.ts).
 platformBuilder.queryType({ authScopes: { platform: true } });
 platformBuilder.mutationType({ authScopes: { platform: true } });

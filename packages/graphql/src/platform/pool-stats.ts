@@ -3,7 +3,6 @@ import { pageSize } from '../arguments.ts';
 import { platformBuilder as builder } from './builder.ts';
 
 const HostPoolStats = builder.objectRef<HostStats>('HostPoolStats').implement({
-  authScopes: { platform: true },
   description: 'The connection budget of one Postgres host, summed over its pools.',
   fields: (t) => ({
     host: t.exposeString('host'),
@@ -16,7 +15,6 @@ const HostPoolStats = builder.objectRef<HostStats>('HostPoolStats').implement({
 });
 
 const ConnectionPoolStats = builder.objectRef<PoolStats>('ConnectionPoolStats').implement({
-  authScopes: { platform: true },
   fields: (t) => ({
     name: t.exposeString('name'),
     host: t.exposeString('host'),
@@ -37,7 +35,6 @@ const ConnectionPoolStats = builder.objectRef<PoolStats>('ConnectionPoolStats').
 });
 
 const TenantConnectionStats = builder.objectRef<TenantPoolStats>('TenantConnectionStats').implement({
-  authScopes: { platform: true },
   fields: (t) => ({
     tenantId: t.exposeID('tenantId'),
     active: t.exposeInt('active'),
@@ -52,7 +49,6 @@ const TenantConnectionStats = builder.objectRef<TenantPoolStats>('TenantConnecti
 });
 
 const PoolStatsRef = builder.objectRef<ReturnType<import('./platform-context.ts').PlatformContext['poolStats']>>('PoolStats').implement({
-  authScopes: { platform: true },
   fields: (t) => ({
     hosts: t.field({ type: [HostPoolStats], resolve: (stats) => stats.hosts }),
     pools: t.field({

@@ -34,7 +34,6 @@ const StatusEnum = builder.enumType('TenantStatus', {
 });
 
 const TenantInfo = builder.objectRef<TenantRow>('TenantInfo').implement({
-  authScopes: { platform: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     slug: t.exposeString('slug'),
@@ -50,7 +49,6 @@ const TenantInfo = builder.objectRef<TenantRow>('TenantInfo').implement({
 });
 
 const CreatedTenant = builder.objectRef<{ tenant: TenantRow; adminApiKey: string }>('CreatedTenant').implement({
-  authScopes: { platform: true },
   fields: (t) => ({
     tenant: t.field({ type: TenantInfo, resolve: (created) => created.tenant }),
     adminApiKey: t.exposeString('adminApiKey', { description: 'Shown once: only its hash is kept.' }),
