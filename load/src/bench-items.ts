@@ -2,7 +2,7 @@
  * The measurements of `npm run bench`, one function per item of the benchmark (see bench.ts).
  */
 import { startRoundTripProxy } from '@tenant-app/db/testing';
-import { latenciesOf, measuredRun, mirroredRounds, NESTED_READ_ONLY, roundRatios, timedRequest, type RunSummary } from './bench-runs.ts';
+import { latenciesOf, measuredRun, mirroredRounds, NESTED_READ_ONLY, roundDifferences, roundRatios, timedRequest, type RunSummary } from './bench-runs.ts';
 import type { BenchCluster } from './bench-cluster.ts';
 import { generateLoad } from './load-generator.ts';
 import { steadyLanes } from './load-plan.ts';
@@ -52,6 +52,11 @@ export interface ThroughputResult {
   runs: Record<Variant, [RunSummary, RunSummary][]>;
   /** Median over rounds of the per-round ratio, and every round's ratio. */
   ratios: Record<'sharedVsOff' | 'schemaVsShared' | 'databaseVsShared', { median: number; rounds: number[] }>;
+  /**
+   * What the tenancy itself costs, in CPU ms per nested read, shared minus off, per round: item 1's
+   * ratio falls whenever the rest of a request gets cheaper, this does not.
+   */
+  tenancyCost: Record<'postgresCpuMs' | 'serverCpuMs', { median: number; rounds: number[] }>;
   /** Medians over every run of the variant. */
   medians: Record<Variant, { throughput: number; p99: number; cpuMsPerRequest: number; postgresCpuMsPerRequest: number }>;
 }
@@ -97,6 +102,10 @@ export async function throughputItems(server: ServerChild, cluster: BenchCluster
       sharedVsOff: roundRatios(runs.shared, runs.off),
       schemaVsShared: roundRatios(runs.schema, runs.shared),
       databaseVsShared: roundRatios(runs.database, runs.shared),
+    },
+    tenancyCost: {
+      postgresCpuMs: roundDifferences(runs.shared, runs.off, (run) => run.postgresCpuMsPerRequest),
+      serverCpuMs: roundDifferences(runs.shared, runs.off, (run) => run.cpuMsPerRequest),
     },
     medians,
   };

@@ -105,6 +105,23 @@ export function roundRatios(a: readonly [RunSummary, RunSummary][], b: readonly 
   return { median: round(median(rounds), 3), rounds };
 }
 
+/**
+ * Per round, a per-request figure of `a` minus that of `b` (such as CPU ms per request), each over
+ * its two runs in the round, weighted by their requests; and their median.
+ */
+export function roundDifferences(
+  a: readonly [RunSummary, RunSummary][],
+  b: readonly [RunSummary, RunSummary][],
+  figure: (run: RunSummary) => number | undefined,
+): { median: number; rounds: number[] } {
+  const perRequest = (runs: readonly RunSummary[]) => {
+    const requests = runs.reduce((sum, run) => sum + run.requests, 0);
+    return requests === 0 ? 0 : runs.reduce((sum, run) => sum + (figure(run) ?? 0) * run.requests, 0) / requests;
+  };
+  const rounds = a.map((pair, i) => round(perRequest(pair) - perRequest(b[i]!), 3));
+  return { median: round(median(rounds), 3), rounds };
+}
+
 /** Latencies of the answered requests whose tenant index passes `keep`. */
 export function latenciesOf(load: GeneratedLoad, keep: (tenant: number) => boolean): number[] {
   const { samples } = load;

@@ -121,10 +121,18 @@ async function main(): Promise<void> {
     const r = throughput.ratios;
     const t = telemetry.medians;
     const range = (values: number[]) => `${Math.min(...values)}–${Math.max(...values)}`;
+    const signed = (value: number) => (value > 0 ? `+${value}` : `${value}`);
+    const c = throughput.tenancyCost;
     const rt = roundTrips.perRequest;
     const rows: (string | number)[][] = [
       ['#', 'measurement', 'result', 'target'],
       ['1', 'tenancy overhead: shared (RLS) / tenancy off, nested-read req/s', `${r.sharedVsOff.median} (rounds ${range(r.sharedVsOff.rounds)}); ${m.shared.throughput} vs ${m.off.throughput} req/s`, '>= 0.95'],
+      [
+        '1',
+        "the tenancy's own cost, shared - off: CPU ms per nested read, Postgres / server",
+        `${signed(c.postgresCpuMs.median)} (rounds ${range(c.postgresCpuMs.rounds)}) / ${signed(c.serverCpuMs.median)} (rounds ${range(c.serverCpuMs.rounds)})`,
+        '',
+      ],
       ['2', 'schema / shared, nested-read req/s', `${r.schemaVsShared.median} (rounds ${range(r.schemaVsShared.rounds)}); ${m.schema.throughput} req/s`, ''],
       ['2', 'database / shared, nested-read req/s', `${r.databaseVsShared.median} (rounds ${range(r.databaseVsShared.rounds)}); ${m.database.throughput} req/s`, ''],
       ['2', 'p99 ms at full speed: off / shared / schema / database', `${m.off.p99} / ${m.shared.p99} / ${m.schema.p99} / ${m.database.p99}`, ''],
