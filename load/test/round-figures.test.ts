@@ -1,12 +1,12 @@
 import { expect, test } from 'vitest';
 import { roundDifferences, type RunSummary } from '../src/bench-runs.ts';
 
-function run(requests: number, throughput: number, cpuMsPerRequest: number, postgresCpuMsPerRequest?: number): RunSummary {
+function run(requests: number, cpuMsPerRequest: number, postgresCpuMsPerRequest?: number): RunSummary {
   return {
     requests,
     errors: 0,
     errorsByCode: {},
-    throughput,
+    throughput: 0,
     latencyMs: { p50: 0, p95: 0, p99: 0, max: 0, mean: 0 },
     cpuMsPerRequest,
     ...(postgresCpuMsPerRequest === undefined ? {} : { postgresCpuMsPerRequest }),
@@ -15,12 +15,12 @@ function run(requests: number, throughput: number, cpuMsPerRequest: number, post
 
 test("a round's difference weighs each run by its requests, so a short run cannot pull it as far as a long one", () => {
   const shared: [RunSummary, RunSummary][] = [
-    [run(300, 100, 5, 2.5), run(100, 50, 9, 4.5)],
-    [run(200, 80, 6, 2.4), run(200, 80, 6, 2.4)],
+    [run(300, 5, 2.5), run(100, 9, 4.5)],
+    [run(200, 6, 2.4), run(200, 6, 2.4)],
   ];
   const off: [RunSummary, RunSummary][] = [
-    [run(200, 100, 5, 2), run(200, 100, 5, 2)],
-    [run(100, 90, 5, 2), run(300, 90, 5, 2)],
+    [run(200, 5, 2), run(200, 5, 2)],
+    [run(100, 5, 2), run(300, 5, 2)],
   ];
   // Round 1: shared (300 x 2.5 + 100 x 4.5) / 400 = 3.0 against 2.0; round 2: 2.4 against 2.0.
   expect(roundDifferences(shared, off, (r) => r.postgresCpuMsPerRequest)).toEqual({ median: 0.7, rounds: [1, 0.4] });
