@@ -16,6 +16,7 @@ import * as verifiedTenantBinding from './tenant/2026-11-29T09-00_verified-tenan
 import * as bindingSearchesTempLast from './tenant/2026-12-01T09-00_binding-searches-temp-last.ts';
 import * as bindingCheckInPlpgsql from './tenant/2026-12-01T10-00_binding-check-in-plpgsql.ts';
 import * as bindingCheckInOneQuery from './tenant/2026-12-02T09-00_binding-check-in-one-query.ts';
+import * as bindingCheckLookupThenHash from './tenant/2026-12-07T23-00_binding-check-lookup-then-hash.ts';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same from sources,
@@ -46,4 +47,5 @@ export const tenantMigrations = staticProvider({
   '2026-12-01T09-00_binding-searches-temp-last': bindingSearchesTempLast,
   '2026-12-01T10-00_binding-check-in-plpgsql': bindingCheckInPlpgsql,
   '2026-12-02T09-00_binding-check-in-one-query': bindingCheckInOneQuery,
+  '2026-12-07T23-00_binding-check-lookup-then-hash': bindingCheckLookupThenHash,
 });
