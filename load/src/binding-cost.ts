@@ -10,7 +10,9 @@
  * calling a function from the policies at all and the check itself. Each variant runs the same
  * transactions as the runtime login — BEGIN, its binding (the plain one without token, the others
  * signed per transaction as the API does), the queries, COMMIT — in alternating slices so that drift
- * of the machine hits them alike.
+ * of the machine hits them alike. Throughput here is bound by the client as much as by Postgres;
+ * the CPU time of the connections' own backends per transaction is the figure that isolates what
+ * Postgres spends on the binding and the policies.
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -28,6 +30,7 @@ import {
 } from '@tenant-app/db';
 import { withClient } from '@tenant-app/db/testing';
 import { startLocalPostgres } from './local-postgres.ts';
+import { backendsCpuMs } from './postgres-cpu.ts';
 import { textTable } from './text-table.ts';
 
 const PLAIN_SCHEMA = 'bench_plain';
@@ -118,29 +121,42 @@ async function main(): Promise<void> {
     ];
     // A broken binding would read no rows, fast: make sure every variant sees the tenant's projects.
     for (const variant of variants) await assertSeesTenant(postgres.runtimeUrl, variant, projectIds.length);
-    const rows: (string | number)[][] = [['workload', 'policy', 'transactions/s', 'statements/s', 'vs plain']];
+    const rows: (string | number)[][] = [['workload', 'policy', 'transactions/s', 'statements/s', 'vs plain', 'Postgres CPU µs/transaction', 'over plain']];
     for (const workload of workloads) {
-      const totals = new Map<Variant['name'], { transactions: number; statements: number; ms: number }>();
+      const totals = new Map<Variant['name'], { transactions: number; statements: number; ms: number; postgresMs: number }>();
       for (let round = 0; round < rounds; round += 1) {
         const order = round % 2 === 0 ? variants : [...variants].reverse();
         for (const variant of order) {
           const result = await measure(postgres.runtimeUrl, variant, workload, projectIds, concurrency, seconds * 1000);
-          const total = totals.get(variant.name) ?? { transactions: 0, statements: 0, ms: 0 };
+          const total = totals.get(variant.name) ?? { transactions: 0, statements: 0, ms: 0, postgresMs: 0 };
           totals.set(variant.name, {
             transactions: total.transactions + result.transactions,
             statements: total.statements + result.statements,
             ms: total.ms + result.ms,
+            postgresMs: total.postgresMs + result.postgresMs,
           });
         }
       }
       const rate = (name: Variant['name']) => {
         const total = totals.get(name)!;
-        return { tps: (total.transactions * 1000) / total.ms, sps: (total.statements * 1000) / total.ms };
+        return {
+          tps: (total.transactions * 1000) / total.ms,
+          sps: (total.statements * 1000) / total.ms,
+          postgresMicros: (total.postgresMs * 1000) / total.transactions,
+        };
       };
       const plain = rate('plain setting');
       for (const { name } of variants) {
         const figures = rate(name);
-        rows.push([workload.name, name, Math.round(figures.tps), Math.round(figures.sps), Number((figures.tps / plain.tps).toFixed(3))]);
+        rows.push([
+          workload.name,
+          name,
+          Math.round(figures.tps),
+          Math.round(figures.sps),
+          Number((figures.tps / plain.tps).toFixed(3)),
+          Math.round(figures.postgresMicros),
+          `+${Math.round(figures.postgresMicros - plain.postgresMicros)}`,
+        ]);
       }
     }
     process.stdout.write(
@@ -196,6 +212,7 @@ async function assertSeesTenant(runtimeUrl: string, variant: Variant, projects: 
   if (rows[0]!.count !== projects) throw new Error(`${variant.name} sees ${rows[0]!.count} projects, not the tenant's ${projects}`);
 }
 
+/** Runs `workload` on `concurrency` connections for `ms`, with the CPU time of their backends. */
 async function measure(
   runtimeUrl: string,
   variant: Variant,
@@ -203,7 +220,7 @@ async function measure(
   projectIds: readonly string[],
   concurrency: number,
   ms: number,
-): Promise<{ transactions: number; statements: number; ms: number }> {
+): Promise<{ transactions: number; statements: number; ms: number; postgresMs: number }> {
   const clients = await Promise.all(
     Array.from({ length: concurrency }, async () => {
       const client = new pg.Client({ connectionString: runtimeUrl });
@@ -213,9 +230,15 @@ async function measure(
   );
   let transactions = 0;
   let statements = 0;
-  const started = performance.now();
-  const deadline = started + ms;
+  let postgresMs: number;
+  let started: number;
   try {
+    const backends = await Promise.all(
+      clients.map(async (client) => (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid),
+    );
+    const postgresBefore = backendsCpuMs(backends);
+    started = performance.now();
+    const deadline = started + ms;
     await Promise.all(
       clients.map(async (client) => {
         while (performance.now() < deadline) {
@@ -229,11 +252,12 @@ async function measure(
         }
       }),
     );
+    postgresMs = backendsCpuMs(backends) - postgresBefore;
   } finally {
     await Promise.all(clients.map((client) => client.end()));
   }
   if (statements === 0) throw new Error(`${variant.name}: no statement ran`);
-  return { transactions, statements, ms: performance.now() - started };
+  return { transactions, statements, ms: performance.now() - started, postgresMs };
 }
 
 function positive(name: string, value: string | undefined): number {

@@ -23,6 +23,21 @@ export function postgresCpuMs(dataDir: string): number {
   return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
+/**
+ * CPU time that the given live Postgres backends have used so far, in ms: the backends of the
+ * connections a measurement holds, which leaves out the rest of the cluster and backends of earlier
+ * connections that the postmaster reaps in the meantime. Linux only: read from /proc.
+ */
+export function backendsCpuMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const fields = cpuFields(pid);
+    if (!fields) throw new Error(`no Postgres backend ${pid}: its connection closed during the measurement`);
+    ticks += fields.utime + fields.stime;
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
 function cpuFields(pid: number): { ppid: number; utime: number; stime: number; cutime: number; cstime: number } | undefined {
   let stat: string;
   try {
