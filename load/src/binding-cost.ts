@@ -2,11 +2,12 @@
  * What the verified tenant binding costs, side by side with the plain setting it replaced, in one
  * run on one Postgres: `npm run bench:binding [-- --seconds 3 --rounds 3 --concurrency 4]`.
  *
- * The same tenant rows sit in three schemas of one database: `app`, whose policies call
- * `tenant_binding.current_tenant_id()` (HMAC check); `bench_plain`, built by the project tracker
- * migration alone, whose policies compare with `app.tenant_id` as before; and `bench_call`, whose
- * policies call a function of the same kind (PL/pgSQL, SECURITY DEFINER, its own search path) that
- * returns the plain setting unchecked. The middle variant splits the verified binding's cost into
+ * The same tenant rows are copied into three schemas of one database, each built by the project
+ * tracker migration alone and differing only in their policies: `bench_verified`'s call
+ * `tenant_binding.current_tenant_id()` (HMAC check) as the app's do; `bench_plain`'s compare with
+ * `app.tenant_id` as before; and `bench_call`'s call a function of the same kind (PL/pgSQL,
+ * SECURITY DEFINER, its own search path) that returns the plain setting unchecked. Copies all three,
+ * so that no variant reads tables with another history (the app's own were written by seeding). The middle variant splits the verified binding's cost into
  * calling a function from the policies at all and the check itself. Each variant runs the same
  * transactions as the runtime login — BEGIN, its binding (the plain one without token, the others
  * signed per transaction as the API does), the queries, COMMIT — in alternating slices so that drift
@@ -18,6 +19,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import {
   ACCESS_ROLE,
+  BINDING_SCHEMA,
   TENANT_SETTING,
   TenantProvisioner,
   loadTenantBindingKey,
@@ -35,6 +37,7 @@ import { textTable } from './text-table.ts';
 
 const PLAIN_SCHEMA = 'bench_plain';
 const CALL_SCHEMA = 'bench_call';
+const VERIFIED_SCHEMA = 'bench_verified';
 const TENANT_TABLES = ['users', 'projects', 'tasks', 'comments'] as const;
 
 /** Shaped as `tenant_binding.current_tenant_id()` is, minus the check: what a call alone costs. */
@@ -102,7 +105,11 @@ async function main(): Promise<void> {
       tenants.push(tenant);
     }
     await copyTenantRows(postgres.ownerUrl, postgres.superuserUrl, PLAIN_SCHEMA);
-    await copyTenantRows(postgres.ownerUrl, postgres.superuserUrl, CALL_SCHEMA, UNCHECKED_TENANT_FUNCTION);
+    await copyTenantRows(postgres.ownerUrl, postgres.superuserUrl, CALL_SCHEMA, {
+      create: UNCHECKED_TENANT_FUNCTION,
+      call: `${CALL_SCHEMA}.current_tenant_id()`,
+    });
+    await copyTenantRows(postgres.ownerUrl, postgres.superuserUrl, VERIFIED_SCHEMA, { call: `${BINDING_SCHEMA}.current_tenant_id()` });
     const tenant = { ...tenants[0]!, databaseUrl: null };
     const projectIds = await tenantProjectIds(postgres.superuserUrl, tenant.id);
 
@@ -117,7 +124,7 @@ async function main(): Promise<void> {
         }),
       },
       { name: 'function call, no check', schema: CALL_SCHEMA, binding: () => sessionPlanFor(tenant, key).binding[0]! },
-      { name: 'verified token', schema: 'app', binding: () => sessionPlanFor(tenant, key).binding[0]! },
+      { name: 'verified token', schema: VERIFIED_SCHEMA, binding: () => sessionPlanFor(tenant, key).binding[0]! },
     ];
     // A broken binding would read no rows, fast: make sure every variant sees the tenant's projects.
     for (const variant of variants) await assertSeesTenant(postgres.runtimeUrl, variant, projectIds.length);
@@ -172,19 +179,25 @@ async function main(): Promise<void> {
 
 /**
  * Copies every tenant's rows into `schema`, built by the project tracker migration alone: its
- * policies compare with the plain setting, or call the function that `policyFunction` creates there.
+ * policies compare with the plain setting, or take the tenant from `policyTenant.call`, a function
+ * that `policyTenant.create` makes when it is not the app's own.
  */
-async function copyTenantRows(ownerUrl: string, superuserUrl: string, schema: string, policyFunction?: string): Promise<void> {
+async function copyTenantRows(
+  ownerUrl: string,
+  superuserUrl: string,
+  schema: string,
+  policyTenant?: { create?: string; call: string },
+): Promise<void> {
   const all = await tenantMigrations.getMigrations();
   const projectTracker = Object.keys(all).sort()[0]!;
   await migrateTenantTables(ownerUrl, schema, ACCESS_ROLE, { getMigrations: async () => ({ [projectTracker]: all[projectTracker]! }) });
   // As the superuser, whom row-level security does not apply to: the owner's policies are forced,
   // and the owner may not take the tenant role a verified binding sets.
   await withClient(superuserUrl, async (superuser) => {
-    if (policyFunction) await superuser.query(policyFunction);
+    if (policyTenant?.create) await superuser.query(policyTenant.create);
     for (const table of TENANT_TABLES) {
-      if (policyFunction) {
-        const tenant = `(select ${schema}.current_tenant_id())`;
+      if (policyTenant) {
+        const tenant = `(select ${policyTenant.call})`;
         await superuser.query(`alter policy tenant_isolation on ${schema}.${table} using (tenant_id = ${tenant}) with check (tenant_id = ${tenant})`);
       }
       await superuser.query(`insert into ${schema}.${table} select * from app.${table}`);
