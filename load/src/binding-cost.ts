@@ -6,9 +6,10 @@
  * tracker migration alone and differing only in their policies: `bench_verified`'s call
  * `tenant_binding.current_tenant_id()` (HMAC check) as the app's do; `bench_plain`'s compare with
  * `app.tenant_id` as before; and `bench_call`'s call a function of the same kind (PL/pgSQL,
- * SECURITY DEFINER, its own search path) that returns the plain setting unchecked. Copies all three,
- * so that no variant reads tables with another history (the app's own were written by seeding). The middle variant splits the verified binding's cost into
- * calling a function from the policies at all and the check itself. Each variant runs the same
+ * SECURITY DEFINER, its own search path) that returns the plain setting unchecked. Copies all
+ * three, so that no variant reads tables with another history (the app's own were written by
+ * seeding). The middle variant splits the verified binding's cost into calling a function from the
+ * policies at all and the check itself. Each variant runs the same
  * transactions as the runtime login — BEGIN, its binding (the plain one without token, the others
  * signed per transaction as the API does), the queries, COMMIT — in alternating slices so that drift
  * of the machine hits them alike. Throughput here is bound by the client as much as by Postgres;
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
           Math.round(figures.sps),
           Number((figures.tps / plain.tps).toFixed(3)),
           Math.round(figures.postgresMicros),
-          `+${Math.round(figures.postgresMicros - plain.postgresMicros)}`,
+          signed(Math.round(figures.postgresMicros - plain.postgresMicros)),
         ]);
       }
     }
@@ -271,6 +272,10 @@ async function measure(
   }
   if (statements === 0) throw new Error(`${variant.name}: no statement ran`);
   return { transactions, statements, ms: performance.now() - started, postgresMs };
+}
+
+function signed(value: number): string {
+  return value < 0 ? String(value) : `+${value}`;
 }
 
 function positive(name: string, value: string | undefined): number {
