@@ -157,6 +157,20 @@ interface Attack {
 const setting = (name: string, value: string) => `select set_config(${literal(name)}, ${literal(value)}, true)`;
 const forgedKey = new TenantBindingKey(1, randomBytes(32));
 
+/** Tokens that are not `<key id>.<expiry>.<HMAC>` as the signer writes them, or name no key. */
+const MALFORMED_TOKENS = [
+  '',
+  '..',
+  'x.y.z',
+  `1.${'9'.repeat(13)}.${'0'.repeat(64)}`,
+  `${'9'.repeat(10)}.4102444800.${'0'.repeat(64)}`,
+  "1' or true --.1.x",
+  `-1.4102444800.${'0'.repeat(64)}`,
+  ` 1.4102444800.${'0'.repeat(64)}`,
+  `1.4.1e12.${'0'.repeat(64)}`,
+  `1.not-a-number.${'0'.repeat(64)}`,
+];
+
 const attacks: Attack[] = [
   { name: "set_config of another tenant's id, keeping its own token", statements: (victim) => [setting('app.tenant_id', victim.id)] },
   {
@@ -183,7 +197,7 @@ const attacks: Attack[] = [
       setting('app.tenant_id', victim.id),
     ],
   },
-  ...['', '..', 'x.y.z', `1.${'9'.repeat(13)}.${'0'.repeat(64)}`, `${'9'.repeat(10)}.4102444800.${'0'.repeat(64)}`, "1' or true --.1.x"].map(
+  ...MALFORMED_TOKENS.map(
     (token): Attack => ({
       name: `another tenant's id with the token "${token}"`,
       statements: (victim) => [setting('app.tenant_id', victim.id), setting('app.tenant_token', token)],
@@ -262,6 +276,21 @@ describe.each(attackers)('a request of %s', (slug) => {
       await client.end();
     }
   });
+});
+
+test.each(MALFORMED_TOKENS)('the token "%s" binds no tenant: reads see no row, and no error breaks the transaction', async (token) => {
+  // The check casts nothing of a token before its HMAC matched, so a bad one cannot raise instead.
+  const tenant = tenants.acme!;
+  const client = await connectAs(tenant);
+  try {
+    await bind(client, tenant);
+    await client.query(setting('app.tenant_token', token));
+    const { rows } = await client.query<{ count: number }>('select count(*)::int as count from app.projects');
+    expect(rows).toEqual([{ count: 0 }]);
+  } finally {
+    await client.query('rollback');
+    await client.end();
+  }
 });
 
 test("the probes do see foreign rows when the binding is really another tenant's: a leaked token, within its lifetime", async () => {
