@@ -35,6 +35,7 @@ import {
 } from './bench-items.ts';
 import { RESULTS_DIR } from './profiles.ts';
 import { startServerChild } from './server-child.ts';
+import { signed } from './stats.ts';
 import { textTable } from './text-table.ts';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -121,7 +122,6 @@ async function main(): Promise<void> {
     const r = throughput.ratios;
     const t = telemetry.medians;
     const range = (values: number[]) => `${Math.min(...values)}–${Math.max(...values)}`;
-    const signed = (value: number) => (value > 0 ? `+${value}` : `${value}`);
     const c = throughput.tenancyCost;
     const rt = roundTrips.perRequest;
     const rows: (string | number)[][] = [
@@ -187,10 +187,6 @@ async function main(): Promise<void> {
   } finally {
     await cluster.postgres.stop();
   }
-}
-
-function signed(value: number): string {
-  return value >= 0 ? `+${value}` : String(value);
 }
 
 function formatCodes(codes: Record<string, number>): string {

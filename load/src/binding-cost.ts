@@ -34,6 +34,7 @@ import {
 import { withClient } from '@tenant-app/db/testing';
 import { startLocalPostgres } from './local-postgres.ts';
 import { backendsCpuMs } from './postgres-cpu.ts';
+import { signed } from './stats.ts';
 import { textTable } from './text-table.ts';
 
 const PLAIN_SCHEMA = 'bench_plain';
@@ -272,10 +273,6 @@ async function measure(
   }
   if (statements === 0) throw new Error(`${variant.name}: no statement ran`);
   return { transactions, statements, ms: performance.now() - started, postgresMs };
-}
-
-function signed(value: number): string {
-  return value < 0 ? String(value) : `+${value}`;
 }
 
 function positive(name: string, value: string | undefined): number {

@@ -38,3 +38,8 @@ export function round(value: number, digits = 2): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }
+
+/** A difference as people read it: with its sign, + for zero too. */
+export function signed(value: number): string {
+  return value >= 0 ? `+${value}` : String(value);
+}
