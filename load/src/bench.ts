@@ -33,6 +33,7 @@ import {
   throughputItems,
   type BenchSettings,
 } from './bench-items.ts';
+import { checkTargets, targetsSummary, type TargetCheck } from './bench-targets.ts';
 import { RESULTS_DIR } from './profiles.ts';
 import { startServerChild } from './server-child.ts';
 import { signed } from './stats.ts';
@@ -44,6 +45,7 @@ const HELP = `Usage: npm run bench -- [options]
                       noisy neighbour's window
   --connections <n>   requests in flight in the full-speed runs (default 16)
   --many <n>          schema and database tenants of item 5 (default 2000)
+  --check             exit with status 1 when a target is missed (the run is written either way)
   --fresh             make the benchmark's Postgres cluster again (it is kept between runs in
                       ${BENCH_CLUSTER_DIR}; the first run creates its tenants, which takes many minutes)
   --cluster-dir <dir> --pg-port <port>   another cluster (default ${BENCH_CLUSTER_DIR}, port ${BENCH_CLUSTER_PORT})`;
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '16' },
       many: { type: 'string', default: '2000' },
       fresh: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
       'cluster-dir': { type: 'string', default: BENCH_CLUSTER_DIR },
       'pg-port': { type: 'string', default: String(BENCH_CLUSTER_PORT) },
       help: { type: 'boolean', default: false },
@@ -124,9 +127,14 @@ async function main(): Promise<void> {
     const range = (values: number[]) => `${Math.min(...values)}–${Math.max(...values)}`;
     const c = throughput.tenancyCost;
     const rt = roundTrips.perRequest;
+    const targets = checkTargets({
+      tenancyOverhead: r.sharedVsOff.median,
+      noisyNeighbour: noisy.ratio,
+      manyTenants: { errors: many.errors, postgresConnectionsMax: many.postgresConnectionsMax, budget: many.budget },
+    });
     const rows: (string | number)[][] = [
       ['#', 'measurement', 'result', 'target'],
-      ['1', 'tenancy overhead: shared (RLS) / tenancy off, nested-read req/s', `${r.sharedVsOff.median} (rounds ${range(r.sharedVsOff.rounds)}); ${m.shared.throughput} vs ${m.off.throughput} req/s`, '>= 0.95'],
+      ['1', 'tenancy overhead: shared (RLS) / tenancy off, nested-read req/s', `${r.sharedVsOff.median} (rounds ${range(r.sharedVsOff.rounds)}); ${m.shared.throughput} vs ${m.off.throughput} req/s`, verdict(targets.tenancyOverhead)],
       [
         '1',
         "the tenancy's own cost, shared - off: CPU ms per nested read, Postgres / server",
@@ -149,10 +157,10 @@ async function main(): Promise<void> {
         '4',
         `noisy neighbour: quiet p99 with / without, median of ${noisy.pairs} pairs (9 x ${noisy.quietRatePerTenant} req/s; + 1 x ${noisy.noisyRate} req/s in alternate ${noisy.windowSeconds} s windows = ${noisy.offeredShareOfCapacity} of capacity)`,
         `${noisy.ratio} (pairs ${range(noisy.pairRatios)}); pooled p99 ${noisy.quietWith.p99} vs ${noisy.quietWithout.p99} ms (x${noisy.pooledRatio}), p50 ${noisy.quietWith.p50} vs ${noisy.quietWithout.p50} ms; noisy tenant p99 ${noisy.noisy.p99} ms over ${noisy.noisy.requests} answers, ${noisy.noisy.errors} errors${formatCodes(noisy.noisy.errorsByCode)}`,
-        '<= 1.5',
+        verdict(targets.noisyNeighbour),
       ],
-      ['5', `${many.tenants} tenants (${many.schemaTenants} schema, ${many.databaseTenants} database), budget ${many.budget}`, `${many.throughput} req/s, p99 ${many.latencyMs.p99} ms, ${many.errors} errors${formatCodes(many.errorsByCode)}, ${many.evictions} evictions`, ''],
-      ['5', 'connections: Postgres saw (max) / pool manager counted (max)', `${many.postgresConnectionsMax ?? 'n/a'} / ${many.poolOpenMax}`, `<= ${many.budget}`],
+      ['5', `${many.tenants} tenants (${many.schemaTenants} schema, ${many.databaseTenants} database), budget ${many.budget}`, `${many.throughput} req/s, p99 ${many.latencyMs.p99} ms, ${many.errors} errors${formatCodes(many.errorsByCode)}, ${many.evictions} evictions`, verdict(targets.manyTenantsErrors)],
+      ['5', 'connections: Postgres saw (max) / pool manager counted (max)', `${many.postgresConnectionsMax ?? 'n/a'} / ${many.poolOpenMax}`, verdict(targets.manyTenantsConnections)],
       ['6', 'evicted database tenant: first request vs warm (median ms)', `${cold.coldMs.median} vs ${cold.warmMs.median} (x${cold.ratio}, +${cold.extraMs} ms; ${cold.evictedConfirmed}/${cold.samples} evictions confirmed)`, ''],
       ['7', `RSS with ${memory.registeredTenants} registered tenants (fresh server, after GC)`, `${memory.rssMbWithTenants} MB (${memory.rssMbBefore} MB before); heap ${signed(memory.heapKbPerTenant)} KB per tenant`, ''],
       ['7', `per open database-tenant pool (${memory.openPools} pools, 1 connection each)`, `heap ${signed(memory.heapKbPerPool)} KB, RSS ${signed(memory.rssKbPerPool)} KB per pool`, ''],
@@ -175,6 +183,7 @@ async function main(): Promise<void> {
       coldTenant: cold,
       memory,
       telemetry,
+      targets,
       table: rows,
     };
     const file = path.join(RESULTS_DIR, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -184,9 +193,15 @@ async function main(): Promise<void> {
       `${Math.round(seconds)} s in all (${result.measuringSeconds} s measuring); load average ${loadBefore.toFixed(1)} before, ` +
         `${os.loadavg()[0]!.toFixed(1)} after, on ${os.cpus().length} cores. Written to ${path.relative(process.cwd(), file)}`,
     );
+    console.log(targetsSummary(targets));
+    if (values.check && Object.values(targets).some((target) => !target.met)) process.exitCode = 1;
   } finally {
     await cluster.postgres.stop();
   }
+}
+
+function verdict(target: TargetCheck): string {
+  return `${target.wanted}: ${target.met ? 'met' : 'MISSED'}`;
 }
 
 function formatCodes(codes: Record<string, number>): string {
